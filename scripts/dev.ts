@@ -1,0 +1,17 @@
+// `npm run dev`: migrate the local D1, then serve the API with wrangler dev.
+// Extra arguments go to wrangler dev: `npm run dev -- --port 8788`.
+import { spawn, spawnSync } from "node:child_process";
+
+const shell = process.platform === "win32";
+
+// CI=true makes wrangler apply migrations without asking for confirmation.
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
+  stdio: ["ignore", "inherit", "inherit"],
+  env: { ...process.env, CI: "true" },
+  shell,
+});
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const dev = spawn("wrangler", ["dev", ...process.argv.slice(2)], { stdio: "inherit", shell });
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));

@@ -1,0 +1,34 @@
+import type { PurchaseRow, TicketRow } from "../db/schema";
+
+// The API's view of stored rows: money back to decimal units, derived fields added.
+
+const money = (minor: number) => minor / 100;
+
+export const toTicket = (row: TicketRow) => ({
+  id: row.id,
+  game_id: row.game_id,
+  name: row.name,
+  description: row.description,
+  type: row.type,
+  price: money(row.price_minor),
+  currency: row.currency,
+  stock: row.stock,
+  sold: row.sold,
+  available: row.stock - row.sold,
+  max_per_order: row.max_per_order,
+  active: row.active,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+export const toPurchase = (row: PurchaseRow) => ({
+  id: row.id,
+  user_id: row.user_id,
+  ticket_id: row.ticket_id,
+  game_id: row.game_id,
+  quantity: row.quantity,
+  unit_price: money(row.unit_price_minor),
+  total_price: money(row.total_price_minor),
+  currency: row.currency,
+  created_at: row.created_at,
+});

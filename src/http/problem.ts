@@ -1,0 +1,90 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+// RFC 9457 problem documents: the only error shape this API sends.
+
+export type ProblemCode =
+  | "validation_error"
+  | "not_found"
+  | "sold_out"
+  | "sales_closed"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "unavailable"
+  | "internal";
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+const titles: Record<ProblemCode, string> = {
+  validation_error: "Invalid request",
+  not_found: "Not found",
+  sold_out: "Sold out",
+  sales_closed: "Sales closed",
+  payload_too_large: "Payload too large",
+  unsupported_media_type: "Unsupported media type",
+  unavailable: "Service unavailable",
+  internal: "Internal server error",
+};
+
+/** Thrown anywhere in a request; `onError` turns it into the problem response. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const notFound = (detail: string) => new ApiError(404, "not_found", detail);
+
+export const invalid = (errors: FieldError[]) =>
+  new ApiError(400, "validation_error", errors.map((e) => `${e.field}: ${e.message}`).join("; "), {
+    errors,
+  });
+
+export const unavailable = (detail: string) =>
+  new ApiError(503, "unavailable", detail, {}, { "Retry-After": "1" });
+
+export function problem(c: Context, err: ApiError): Response {
+  return c.json(
+    {
+      type: `https://tickets.example/problems/${err.code.replaceAll("_", "-")}`,
+      title: titles[err.code],
+      status: err.status,
+      detail: err.detail,
+      code: err.code,
+      ...err.extra,
+    },
+    err.status,
+    { ...err.headers, "Content-Type": "application/problem+json" },
+  );
+}
+
+/** Maps anything thrown to a problem; unknown errors are logged, never echoed. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono raises these for unreadable bodies (e.g. malformed JSON).
+    if (err.status === 413) return new ApiError(413, "payload_too_large", err.message);
+    if (err.status < 500) return invalid([{ field: "body", message: err.message }]);
+  }
+  if (isOverloaded(err)) {
+    // A Durable Object shedding load: tell the client when to come back
+    // instead of retrying here and adding to the pile.
+    return unavailable("The ticket is busy; retry shortly.");
+  }
+  console.error(JSON.stringify({ level: "error", message: String(err), stack: (err as Error)?.stack }));
+  return new ApiError(500, "internal", "An unexpected error occurred.");
+}
+
+function isOverloaded(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { overloaded?: boolean }).overloaded === true;
+}

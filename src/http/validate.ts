@@ -1,0 +1,40 @@
+import { zValidator } from "@hono/zod-validator";
+import type { MiddlewareHandler, ValidationTargets } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ZodType } from "zod";
+import { ApiError, type FieldError, invalid } from "./problem";
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+type Issue = { path: PropertyKey[]; message: string; keys?: string[] };
+
+function fieldErrors(issues: Issue[]): FieldError[] {
+  return issues.flatMap((issue) => {
+    const at = issue.path.map(String).join(".");
+    // An unknown key is reported under its own name.
+    if (issue.keys?.length) {
+      return issue.keys.map((key) => ({ field: at ? `${at}.${key}` : key, message: "unknown field" }));
+    }
+    return [{ field: at || "body", message: issue.message }];
+  });
+}
+
+/** zod validation as middleware; every failure becomes a 400 problem naming the fields. */
+export const validate = <T extends ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) =>
+  zValidator(target, schema, (result) => {
+    if (!result.success) throw invalid(fieldErrors(result.error.issues as Issue[]));
+  });
+
+/** Guards a JSON endpoint before its body is parsed: size, then media type. */
+export const jsonBody: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header("Content-Type") ?? "";
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(type)) {
+    throw new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
+  }
+  return bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
+    },
+  })(c, next);
+};
