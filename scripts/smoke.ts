@@ -1,0 +1,77 @@
+// End-to-end smoke over real HTTP: starts the API the way the README does
+// (`npm run dev`), exercises every endpoint, runs a short rush, and stops
+// the server by its process id. Exits non-zero on any failure.
+import { type Client, client } from "./lib/load.ts";
+import { rush } from "./lib/rush.ts";
+import { startServer } from "./lib/server.ts";
+
+const DEADLINE_MS = 4 * 60_000;
+const failures: string[] = [];
+
+function check(what: string, ok: boolean, detail = "") {
+  console.log(`${ok ? "ok  " : "FAIL"}  ${what}${ok || !detail ? "" : `: ${detail}`}`);
+  if (!ok) failures.push(what);
+}
+
+async function expectStatus(c: Client, what: string, method: string, path: string, status: number, body?: unknown) {
+  const res = await c.send(method, path, body);
+  check(`${what} -> ${status}`, res.status === status, `${res.status} ${res.body.slice(0, 300)}`);
+  return res.status === status && res.body ? JSON.parse(res.body) : undefined;
+}
+
+const server = await startServer("npm", ["run", "dev", "--"]);
+const watchdog = setTimeout(async () => {
+  console.error(`smoke: over ${DEADLINE_MS} ms, stopping`);
+  await server.stop();
+  process.exit(1);
+}, DEADLINE_MS);
+
+try {
+  const c = client(server.url, 64);
+  const game = 1 + Math.floor(Math.random() * 1e6);
+  const user = 1 + Math.floor(Math.random() * 1e9);
+  await expectStatus(c, "GET /health", "GET", "/health", 200);
+  const ticket = await expectStatus(c, "POST /tickets", "POST", "/tickets", 200, {
+    game_id: game,
+    name: "Smoke Stand",
+    price: 9.99,
+    stock: 10,
+  });
+  await expectStatus(c, "POST /tickets invalid", "POST", "/tickets", 400, { game_id: 0 });
+  const purchase = await expectStatus(c, "POST /tickets/buy", "POST", "/tickets/buy", 200, {
+    user_id: user,
+    ticket_id: ticket?.id,
+    quantity: 2,
+  });
+  check("purchase prices", purchase?.total_price === 19.98, JSON.stringify(purchase));
+  await expectStatus(c, "POST /tickets/buy sold out", "POST", "/tickets/buy", 409, { user_id: user, ticket_id: ticket?.id, quantity: 9 });
+  await expectStatus(c, "POST /tickets/buy unknown ticket", "POST", "/tickets/buy", 404, { user_id: user, ticket_id: 2 ** 40 });
+  const mine = await expectStatus(c, "GET /tickets/user/{id}", "GET", `/tickets/user/${user}`, 200);
+  check("user's purchases", mine?.[0]?.id === purchase?.id, JSON.stringify(mine));
+  const read = await expectStatus(c, "GET /tickets/{id}", "GET", `/tickets/${ticket?.id}`, 200);
+  check("ticket availability", read?.available === 8, JSON.stringify(read));
+  const byGame = await expectStatus(c, "GET /tickets/game/{id}", "GET", `/tickets/game/${game}`, 200);
+  check("game's tickets", byGame?.length === 1 && byGame[0].id === ticket?.id, JSON.stringify(byGame));
+  const page = await expectStatus(c, "GET /tickets", "GET", "/tickets?skip=0&limit=100", 200);
+  check("debug listing", Array.isArray(page) && page.length >= 1);
+  await expectStatus(c, "GET /tickets/0", "GET", "/tickets/0", 400);
+  await expectStatus(c, "GET unknown route", "GET", "/nope", 404);
+
+  const result = await rush(c, { stock: 50, buyers: 1000, concurrency: 64 });
+  const { all, oversold, consistent, problems } = result;
+  console.log(`rush: ${all.requests} requests, ${all.rps} req/s, p99 ${all.p99} ms, statuses ${JSON.stringify(all.statuses)}`);
+  check("rush: no oversell", oversold === 0, `oversold by ${oversold}`);
+  check("rush: consistent, only 200 and 409", consistent, problems.join("; "));
+  c.close();
+} catch (err) {
+  check("smoke ran to the end", false, String(err));
+} finally {
+  clearTimeout(watchdog);
+  await server.stop();
+}
+
+if (failures.length) {
+  console.error(`smoke: ${failures.length} failed`);
+  process.exit(1);
+}
+console.log("smoke: all passed");
