@@ -1,6 +1,15 @@
+import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { Response } from "miniflare";
 import { defineConfig } from "vitest/config";
+
+// A stand-in identity provider: an RSA key whose public half is served as a
+// JWKS to the worker's outbound fetch, and whose private half signs test tokens.
+const JWKS_URL = "https://idp.test/.well-known/jwks.json";
+const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const kid = "test-rs256";
+const jwks = { keys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" }] };
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -8,8 +17,20 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
-        // Test-only binding: the setup file applies these to the test D1.
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations, // applied by the setup file
+            TEST_RS256_PRIVATE_JWK: { ...privateKey.export({ format: "jwk" }), kid, alg: "RS256" },
+            ADMIN_TOKEN: "test-admin-token",
+            JWT_SECRET: "test-jwt-secret",
+            JWKS_URL,
+            JWT_ISSUER: "https://idp.test/",
+            JWT_AUDIENCE: "tickets",
+            CORS_ORIGINS: "https://club.example, https://shop.club.example",
+          },
+          outboundService: (request: { url: string }) =>
+            request.url === JWKS_URL ? Response.json(jwks) : new Response("no network in tests", { status: 502 }),
+        },
       }),
     ],
     test: {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { adminHeader, ensureDevVars } from "./lib/dev-vars.ts";
 import { client, run, type Stats, stats } from "./lib/load.ts";
 import { type RushResult, rush } from "./lib/rush.ts";
 import { type Server, startServer } from "./lib/server.ts";
@@ -31,6 +32,7 @@ const MAX_MS = 120_000; // per scenario
 
 async function localServer(): Promise<Server> {
   // A throwaway local D1, so runs neither see nor leave data in .wrangler/.
+  ensureDevVars();
   const dir = mkdtempSync(join(tmpdir(), "tickets-bench-"));
   const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], {
     stdio: ["ignore", "ignore", "inherit"],
@@ -59,7 +61,7 @@ const server = opts.url ? { url: opts.url, stop: async () => {} } : await localS
 const rows: Row[] = [];
 let failed = false;
 try {
-  const c = client(server.url, Math.max(...LEVELS));
+  const c = client(server.url, Math.max(...LEVELS), { Authorization: adminHeader() });
   // Warm up the isolate, D1 and the HTTP connections.
   await run(c, 300, 8, () => ({ method: "GET", path: "/health" }));
   await rush(c, { stock: 50, buyers: 100, concurrency: 8 });

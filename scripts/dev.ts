@@ -1,8 +1,11 @@
 // `npm run dev`: migrate the local D1, then serve the API with wrangler dev.
 // Extra arguments go to wrangler dev: `npm run dev -- --port 8788`.
 import { spawn, spawnSync } from "node:child_process";
+import { ensureDevVars } from "./lib/dev-vars.ts";
 
 const shell = process.platform === "win32";
+
+ensureDevVars();
 
 // CI=true makes wrangler apply migrations without asking for confirmation.
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {

@@ -1,10 +1,24 @@
 import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./http/context";
 import { ApiError, problem, toApiError } from "./http/problem";
 import { ticketsRouter } from "./http/routes/tickets";
 
 export { TicketSeller } from "./do/ticket-seller";
 
-const app = new Hono<{ Bindings: Env }>()
+const app = new Hono<AppEnv>()
+  .use(secureHeaders())
+  .use(
+    cors({
+      // Browsers only from the configured origins; other clients are unaffected.
+      origin: (origin, c) => (c.env.CORS_ORIGINS.split(",").map((o: string) => o.trim()).includes(origin) ? origin : null),
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
+      exposeHeaders: ["Retry-After"],
+      maxAge: 600,
+    }),
+  )
   // Liveness: answers without touching D1.
   .get("/health", (c) => c.json({ status: "ok" }))
   .route("/tickets", ticketsRouter);

@@ -22,6 +22,7 @@ describe("POST /tickets", () => {
       sold: 0,
       available: 100,
       max_per_order: 10,
+      max_per_user: null,
       active: true,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),

@@ -1,5 +1,6 @@
 declare namespace Cloudflare {
   interface Env {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    TEST_RS256_PRIVATE_JWK: import("hono/utils/jwt/jws").HonoJsonWebKey;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, expectProblem, postJson } from "./helpers";
+import { api, asAdmin, expectProblem, postJson } from "./helpers";
 
 describe("errors", () => {
   it("answers an unknown route with a 404 problem", async () => {
@@ -33,15 +33,16 @@ describe("JSON bodies", () => {
   it("refuses a body that is not declared as JSON with 415", async () => {
     const res = await api("/tickets/buy", {
       method: "POST",
-      headers: { "Content-Type": "text/plain" },
+      headers: { ...asAdmin, "Content-Type": "text/plain" },
       body: JSON.stringify({ user_id: 1, ticket_id: 1 }),
     });
     await expectProblem(res, 415, "unsupported_media_type");
-    await expectProblem(await api("/tickets", { method: "POST", body: "{}" }), 415, "unsupported_media_type");
+    await expectProblem(await api("/tickets", { method: "POST", body: "{}", headers: asAdmin }), 415, "unsupported_media_type");
   });
 
   it("accepts a JSON media type with parameters", async () => {
     const res = await postJson("/tickets/buy", { user_id: 1, ticket_id: 424242 }, {
+      ...asAdmin,
       "Content-Type": "application/json; charset=utf-8",
     });
     await expectProblem(res, 404, "not_found");

@@ -1,4 +1,5 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { sign } from "hono/jwt";
 import { expect } from "vitest";
 
 // Every test goes through the worker's real entry point.
@@ -9,7 +10,24 @@ export function api(path: string, init?: RequestInit): Promise<Response> {
   return exports.default.fetch(new Request(`${BASE}${path}`, init));
 }
 
-export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export const asAdmin = { Authorization: `Bearer ${env.ADMIN_TOKEN}` };
+
+/** A user's HS256 token as our own identity service would issue it. */
+export async function userToken(userId: number | string, claims: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return sign(
+    { sub: String(userId), iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat: now, exp: now + 600, ...claims },
+    env.JWT_SECRET!,
+    "HS256",
+  );
+}
+
+export const asUser = async (userId: number, claims?: Record<string, unknown>) => ({
+  Authorization: `Bearer ${await userToken(userId, claims)}`,
+});
+
+/** POSTs JSON, as the admin unless other headers say otherwise. */
+export function postJson(path: string, body: unknown, headers: Record<string, string> = asAdmin): Promise<Response> {
   return api(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
@@ -33,8 +51,8 @@ export async function createTicket(overrides: Record<string, unknown> = {}) {
   return (await res.json()) as Ticket;
 }
 
-export async function buy(body: Record<string, unknown>) {
-  const res = await postJson("/tickets/buy", body);
+export async function buy(body: Record<string, unknown>, headers: Record<string, string> = asAdmin) {
+  const res = await postJson("/tickets/buy", body, headers);
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -62,6 +80,7 @@ export interface Ticket {
   sold: number;
   available: number;
   max_per_order: number;
+  max_per_user: number | null;
   active: boolean;
   created_at: string;
   updated_at: string;
@@ -75,4 +94,6 @@ export interface Problem {
   code: string;
   errors?: { field: string; message: string }[];
   available?: number;
+  max_per_user?: number;
+  bought?: number;
 }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { BuyOutcome } from "../src/do/ticket-seller";
-import { createTicket, postJson } from "./helpers";
+import { asUser, createTicket, postJson } from "./helpers";
 
 const STOCK = 50;
 const BUYERS = 240;
@@ -38,12 +38,13 @@ async function expectNoOversell(ticketId: number, answers: Answer[]) {
 }
 
 describe("concurrent rush on one ticket", () => {
-  it(`sells at most ${STOCK} units to ${BUYERS} concurrent HTTP buyers`, async () => {
+  it(`sells at most ${STOCK} units to ${BUYERS} concurrent HTTP buyers, each with their own token`, async () => {
     const ticket = await createTicket({ stock: STOCK });
+    const tokens = await Promise.all(Array.from({ length: BUYERS }, (_, i) => asUser(i + 1)));
     const answers = await Promise.all(
       Array.from({ length: BUYERS }, async (_, i): Promise<Answer> => {
         const quantity = quantityOf(i);
-        const res = await postJson("/tickets/buy", { user_id: i + 1, ticket_id: ticket.id, quantity });
+        const res = await postJson("/tickets/buy", { user_id: i + 1, ticket_id: ticket.id, quantity }, tokens[i]);
         const body = (await res.json()) as { available?: number };
         return { quantity, status: res.status, available: body.available };
       }),
@@ -57,7 +58,7 @@ describe("concurrent rush on one ticket", () => {
     const answers = await Promise.all(
       Array.from({ length: BUYERS }, async (_, i): Promise<Answer> => {
         const quantity = quantityOf(i);
-        const outcome: BuyOutcome = await seller.buy(ticket.id, i + 1, quantity);
+        const outcome: BuyOutcome = await seller.buy(ticket.id, { user_id: i + 1, quantity });
         if (outcome.ok) return { quantity, status: 200 };
         return { quantity, status: 409, available: outcome.code === "sold_out" ? outcome.available : -1 };
       }),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { api, buy, createTicket, expectProblem, fieldsOf, freshGameId } from "./helpers";
+import { api, asAdmin, buy, createTicket, expectProblem, fieldsOf, freshGameId } from "./helpers";
+
+const asAdminGet = { headers: asAdmin };
 
 describe("GET /tickets/{ticket_id}", () => {
   it("returns the ticket with its live availability", async () => {
@@ -53,17 +55,17 @@ describe("GET /tickets/user/{user_id}", () => {
     const first = (await buy({ user_id: 501, ticket_id: t1.id, quantity: 2 })).body;
     await buy({ user_id: 502, ticket_id: t1.id });
     const second = (await buy({ user_id: 501, ticket_id: t2.id })).body;
-    const res = await api("/tickets/user/501");
+    const res = await api("/tickets/user/501", asAdminGet);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([second, first]);
   });
 
   it("answers 404 when the user has no purchases", async () => {
-    await expectProblem(await api("/tickets/user/777777"), 404, "not_found");
+    await expectProblem(await api("/tickets/user/777777", asAdminGet), 404, "not_found");
   });
 
   it("answers 400 for an id that is not a positive integer", async () => {
-    const problem = await expectProblem(await api("/tickets/user/-5"), 400, "validation_error");
+    const problem = await expectProblem(await api("/tickets/user/-5", asAdminGet), 400, "validation_error");
     expect(fieldsOf(problem)).toEqual(["user_id"]);
   });
 });
@@ -71,28 +73,28 @@ describe("GET /tickets/user/{user_id}", () => {
 describe("GET /tickets", () => {
   it("pages through all tickets by id with skip and limit", async () => {
     const made = [await createTicket(), await createTicket(), await createTicket()];
-    const all = (await (await api("/tickets?limit=100")).json()) as { id: number }[];
+    const all = (await (await api("/tickets?limit=100", asAdminGet)).json()) as { id: number }[];
     const ids = all.map((t) => t.id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(ids).toEqual(expect.arrayContaining(made.map((t) => t.id)));
 
     const at = ids.indexOf(made[0]!.id);
-    const page = (await (await api(`/tickets?skip=${at}&limit=2`)).json()) as { id: number }[];
+    const page = (await (await api(`/tickets?skip=${at}&limit=2`, asAdminGet)).json()) as { id: number }[];
     expect(page.map((t) => t.id)).toEqual([made[0]!.id, made[1]!.id]);
   });
 
   it("defaults to skip=0 and limit=100", async () => {
     for (let i = 0; i < 3; i++) await createTicket();
-    const res = await api("/tickets");
+    const res = await api("/tickets", asAdminGet);
     expect(res.status).toBe(200);
     const list = (await res.json()) as { id: number }[];
     expect(list.length).toBeGreaterThanOrEqual(3);
     expect(list.length).toBeLessThanOrEqual(100);
-    expect(list[0]).toEqual((await (await api("/tickets?skip=0&limit=1")).json() as unknown[])[0]);
+    expect(list[0]).toEqual((await (await api("/tickets?skip=0&limit=1", asAdminGet)).json() as unknown[])[0]);
   });
 
   it("returns an empty page past the end", async () => {
-    const res = await api("/tickets?skip=1000000");
+    const res = await api("/tickets?skip=1000000", asAdminGet);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([]);
   });
@@ -105,7 +107,7 @@ describe("GET /tickets", () => {
     ["limit=1.5", "limit"],
     ["limit=", "limit"],
   ])("answers 400 for %s", async (query, field) => {
-    const problem = await expectProblem(await api(`/tickets?${query}`), 400, "validation_error");
+    const problem = await expectProblem(await api(`/tickets?${query}`, asAdminGet), 400, "validation_error");
     expect(fieldsOf(problem)).toEqual([field]);
   });
 });

@@ -1,7 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { commitPurchases, type Db, database } from "../src/db/queries";
+import { commitPurchases, type Db, database, PURCHASE_COLUMNS } from "../src/db/queries";
 import { MAX_GROUP, type TicketSeller } from "../src/do/ticket-seller";
 import { createTicket, expectProblem, postJson } from "./helpers";
 
@@ -26,8 +26,8 @@ async function wrapBatch(ticketId: number, wrap: (real: Batch) => Batch) {
 
 const paramsOf = (queries: Query[]) => queries.map((query) => query.toSQL().params.length);
 
-/** Purchases in a batch: its inserts bind 8 values a row. */
-const ordersIn = (queries: Query[]) => paramsOf(queries.slice(1)).reduce((a, b) => a + b, 0) / 8;
+/** Purchases in a batch, counted from the values its inserts bind. */
+const ordersIn = (queries: Query[]) => paramsOf(queries.slice(1)).reduce((a, b) => a + b, 0) / PURCHASE_COLUMNS;
 
 async function soldInD1(ticketId: number) {
   const t = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticketId).first<{ sold: number }>();
@@ -41,17 +41,17 @@ describe("TicketSeller", () => {
   it("re-derives its state from D1 after a restart", async () => {
     const ticket = await createTicket({ stock: 5 });
     const seller = sellerOf(ticket.id);
-    expect(await seller.buy(ticket.id, 1, 3)).toMatchObject({ ok: true });
+    expect(await seller.buy(ticket.id, { user_id: 1, quantity: 3 })).toMatchObject({ ok: true });
     await evictDurableObject(seller);
     // Change the truth behind the object's back: the new instance must read it.
     await env.DB.prepare("UPDATE tickets SET sold = 4 WHERE id = ?").bind(ticket.id).run();
-    expect(await seller.buy(ticket.id, 2, 2)).toEqual({ ok: false, code: "sold_out", available: 1 });
-    expect(await seller.buy(ticket.id, 2, 1)).toMatchObject({ ok: true });
+    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 2 })).toEqual({ ok: false, code: "sold_out", available: 1 });
+    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 1 })).toMatchObject({ ok: true });
   });
 
   it("groups concurrent orders into few D1 batches, within D1's limits", async () => {
     const ticket = await createTicket({ stock: 1000 });
-    await sellerOf(ticket.id).buy(ticket.id, 1, 1); // load the ticket first
+    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 }); // load the ticket first
     const batches: { orders: number; params: number[] }[] = [];
     await wrapBatch(ticket.id, (real) => async (queries) => {
       const results = await real(queries);
@@ -61,7 +61,7 @@ describe("TicketSeller", () => {
 
     const orders = 250;
     const outcomes = await Promise.all(
-      Array.from({ length: orders }, (_, i) => sellerOf(ticket.id).buy(ticket.id, 100 + i, 1)),
+      Array.from({ length: orders }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 100 + i, quantity: 1 })),
     );
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(batches.reduce((sum, b) => sum + b.orders, 0)).toBe(orders);
@@ -76,7 +76,7 @@ describe("TicketSeller", () => {
 
   it("answers sold-out orders from memory without touching D1", async () => {
     const ticket = await createTicket({ stock: 2 });
-    expect(await sellerOf(ticket.id).buy(ticket.id, 1, 2)).toMatchObject({ ok: true });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 2 })).toMatchObject({ ok: true });
     await runInDurableObject(sellerOf(ticket.id), (instance: TicketSeller) => {
       instance.db = new Proxy(instance.db, {
         get: () => {
@@ -84,13 +84,13 @@ describe("TicketSeller", () => {
         },
       });
     });
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, i, 1)));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: i, quantity: 1 })));
     expect(outcomes.every((o) => !o.ok && o.code === "sold_out")).toBe(true);
   });
 
   it("answers 503 when D1 fails, writes nothing, and sells again afterwards", async () => {
     const ticket = await createTicket({ stock: 3 });
-    await sellerOf(ticket.id).buy(ticket.id, 1, 1);
+    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
     let failures = 1;
     await wrapBatch(ticket.id, (real) => async (queries) => {
       if (failures-- > 0) throw new Error("D1_ERROR: injected failure");
@@ -103,14 +103,14 @@ describe("TicketSeller", () => {
     expect(await soldInD1(ticket.id)).toEqual({ sold: 1, rows: 1, units: 1 });
 
     // The in-memory count was not corrupted: exactly the 2 remaining units sell.
-    expect(await sellerOf(ticket.id).buy(ticket.id, 2, 2)).toMatchObject({ ok: true });
-    expect(await sellerOf(ticket.id).buy(ticket.id, 3, 1)).toEqual({ ok: false, code: "sold_out", available: 0 });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 2, quantity: 2 })).toMatchObject({ ok: true });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 3, quantity: 1 })).toEqual({ ok: false, code: "sold_out", available: 0 });
     expect(await soldInD1(ticket.id)).toEqual({ sold: 3, rows: 2, units: 3 });
   });
 
   it("settles a failed group one by one, so the other orders still sell", async () => {
     const ticket = await createTicket({ stock: 10 });
-    await sellerOf(ticket.id).buy(ticket.id, 1, 1);
+    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
     let calls = 0;
     let failedGroup = 0;
     await wrapBatch(ticket.id, (real) => async (queries) => {
@@ -124,7 +124,7 @@ describe("TicketSeller", () => {
       }
       return real(queries);
     });
-    const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, 10 + i, 1)));
+    const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 10 + i, quantity: 1 })));
     expect(failedGroup).toBe(4);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(await soldInD1(ticket.id)).toEqual({ sold: 6, rows: 6, units: 6 });
@@ -132,26 +132,26 @@ describe("TicketSeller", () => {
 
   it("answers 200 with the stored purchase when a batch committed but its answer was lost", async () => {
     const ticket = await createTicket({ stock: 5 });
-    await sellerOf(ticket.id).buy(ticket.id, 1, 1);
+    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
     let failures = 1;
     await wrapBatch(ticket.id, (real) => async (queries) => {
       const results = await real(queries);
       if (failures-- > 0) throw new Error("Network connection lost");
       return results;
     });
-    const outcome = await sellerOf(ticket.id).buy(ticket.id, 42, 2);
+    const outcome = await sellerOf(ticket.id).buy(ticket.id, { user_id: 42, quantity: 2 });
     expect(outcome).toMatchObject({ ok: true, purchase: { user_id: 42, quantity: 2, ticket_id: ticket.id } });
     expect(await soldInD1(ticket.id)).toEqual({ sold: 3, rows: 2, units: 3 });
     // Its cached count is right: exactly 2 more units sell.
-    expect(await sellerOf(ticket.id).buy(ticket.id, 43, 3)).toEqual({ ok: false, code: "sold_out", available: 2 });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 43, quantity: 3 })).toEqual({ ok: false, code: "sold_out", available: 2 });
   });
 
   it("never oversells when its cached count is stale: the D1 guard fails the batch", async () => {
     const ticket = await createTicket({ stock: 10 });
-    await sellerOf(ticket.id).buy(ticket.id, 1, 1);
+    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
     // Someone sold 8 more units behind the object's back; it still believes 9 are left.
     await env.DB.prepare("UPDATE tickets SET sold = 9 WHERE id = ?").bind(ticket.id).run();
-    const outcomes = await Promise.all(Array.from({ length: 4 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, 20 + i, 1)));
+    const outcomes = await Promise.all(Array.from({ length: 4 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 20 + i, quantity: 1 })));
     expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
     expect(outcomes.filter((o) => !o.ok && o.code === "sold_out")).toHaveLength(3);
     const row = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticket.id).first();

@@ -8,16 +8,19 @@ export interface Sample {
   body: string;
 }
 
+export type Headers = Record<string, string>;
+
 export interface Client {
-  send(method: string, path: string, body?: unknown): Promise<Sample>;
+  send(method: string, path: string, body?: unknown, headers?: Headers): Promise<Sample>;
   close(): void;
 }
 
-export function client(baseUrl: string, sockets: number): Client {
+/** `defaults` go on every request (e.g. the admin's Authorization). */
+export function client(baseUrl: string, sockets: number, defaults: Headers = {}): Client {
   const base = new URL(baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
   return {
-    send(method, path, body) {
+    send(method, path, body, headers = {}) {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const start = performance.now();
       return new Promise((resolve) => {
@@ -28,7 +31,11 @@ export function client(baseUrl: string, sockets: number): Client {
             port: base.port,
             method,
             path,
-            headers: payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {},
+            headers: {
+              ...defaults,
+              ...headers,
+              ...(payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),
+            },
             timeout: 30_000,
           },
           (res) => {
@@ -56,7 +63,7 @@ export async function run(
   c: Client,
   count: number,
   concurrency: number,
-  make: (i: number) => { method: string; path: string; body?: unknown },
+  make: (i: number) => { method: string; path: string; body?: unknown; headers?: Headers },
   maxMs = 120_000,
 ): Promise<{ samples: Sample[]; ms: number }> {
   const samples: Sample[] = new Array(count);
@@ -65,8 +72,8 @@ export async function run(
   const worker = async () => {
     while (next < count && performance.now() - t0 < maxMs) {
       const i = next++;
-      const { method, path, body } = make(i);
-      samples[i] = await c.send(method, path, body);
+      const { method, path, body, headers } = make(i);
+      samples[i] = await c.send(method, path, body, headers);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));

@@ -1,5 +1,7 @@
-// The on-sale rush: one ticket, many distinct buyers at once, then a check
-// against the API itself that nothing was oversold or lost.
+// The on-sale rush: one ticket, many distinct buyers at once, each with their
+// own user token, then a check against the API itself (as the admin, the
+// client's default) that nothing was oversold or lost.
+import { userBearer } from "./dev-vars.ts";
 import { type Client, run, type Sample, type Stats, stats } from "./load.ts";
 
 export interface RushResult {
@@ -31,13 +33,19 @@ export async function rush(
   if (created.status !== 200) throw new Error(`creating the ticket failed: ${created.status} ${created.body}`);
   const ticketId = json<{ id: number }>(created).id;
   const userBase = 1 + Math.floor(Math.random() * 1e12);
+  const tokens = await Promise.all(Array.from({ length: buyers }, (_, i) => userBearer(userBase + i)));
 
   const t0 = performance.now();
   const { samples, ms } = await run(
     c,
     buyers,
     concurrency,
-    (i) => ({ method: "POST", path: "/tickets/buy", body: { user_id: userBase + i, ticket_id: ticketId, quantity: 1 } }),
+    (i) => ({
+      method: "POST",
+      path: "/tickets/buy",
+      body: { user_id: userBase + i, ticket_id: ticketId, quantity: 1 },
+      headers: { Authorization: tokens[i]! },
+    }),
     maxMs,
   );
   const wins = samples.filter((s) => s.status === 200);

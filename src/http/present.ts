@@ -16,6 +16,7 @@ export const toTicket = (row: TicketRow) => ({
   sold: row.sold,
   available: row.stock - row.sold,
   max_per_order: row.max_per_order,
+  max_per_user: row.max_per_user,
   active: row.active,
   created_at: row.created_at,
   updated_at: row.updated_at,

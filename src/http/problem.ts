@@ -6,9 +6,13 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export type ProblemCode =
   | "validation_error"
+  | "unauthorized"
+  | "forbidden"
   | "not_found"
   | "sold_out"
   | "sales_closed"
+  | "user_limit"
+  | "idempotency_key_reused"
   | "payload_too_large"
   | "unsupported_media_type"
   | "unavailable"
@@ -21,9 +25,13 @@ export interface FieldError {
 
 const titles: Record<ProblemCode, string> = {
   validation_error: "Invalid request",
+  unauthorized: "Unauthorized",
+  forbidden: "Forbidden",
   not_found: "Not found",
   sold_out: "Sold out",
   sales_closed: "Sales closed",
+  user_limit: "Per-user limit reached",
+  idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",
   unavailable: "Service unavailable",
@@ -76,15 +84,6 @@ export function toApiError(err: unknown): ApiError {
     if (err.status === 413) return new ApiError(413, "payload_too_large", err.message);
     if (err.status < 500) return invalid([{ field: "body", message: err.message }]);
   }
-  if (isOverloaded(err)) {
-    // A Durable Object shedding load: tell the client when to come back
-    // instead of retrying here and adding to the pile.
-    return unavailable("The ticket is busy; retry shortly.");
-  }
   console.error(JSON.stringify({ level: "error", message: String(err), stack: (err as Error)?.stack }));
   return new ApiError(500, "internal", "An unexpected error occurred.");
-}
-
-function isOverloaded(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { overloaded?: boolean }).overloaded === true;
 }

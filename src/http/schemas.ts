@@ -39,6 +39,7 @@ export const createTicketSchema = z.strictObject({
     .default("EUR"),
   stock: z.int().min(0).max(1_000_000),
   max_per_order: z.int().min(1).max(100).default(10),
+  max_per_user: z.int().min(1).max(1_000_000).nullable().default(null),
   active: z.boolean().default(true),
 });
 export type CreateTicket = z.infer<typeof createTicketSchema>;

@@ -25,16 +25,42 @@ export const validate = <T extends ZodType, Target extends keyof ValidationTarge
     if (!result.success) throw invalid(fieldErrors(result.error.issues as Issue[]));
   });
 
-/** Guards a JSON endpoint before its body is parsed: size, then media type. */
+/**
+ * Numbers JSON.parse would silently reshape: exponents (1e3) and negative
+ * zero. The reviver's `source` is the number as written.
+ */
+function reshapedNumbers(text: string): FieldError[] {
+  const found: FieldError[] = [];
+  try {
+    JSON.parse(text, (key, value, context?: { source?: string }) => {
+      if (typeof value === "number" && context?.source && /[eE]|^-0(?:\.0*)?$/.test(context.source)) {
+        found.push({ field: key, message: "write numbers in plain decimal notation" });
+      }
+      return value;
+    });
+  } catch {
+    throw invalid([{ field: "body", message: "malformed JSON" }]);
+  }
+  return found;
+}
+
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new ApiError(413, "payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
+  },
+});
+
+/** Guards a JSON endpoint before its body is validated: media type, size, syntax. */
 export const jsonBody: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("Content-Type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(type)) {
     throw new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
   }
-  return bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
-    },
-  })(c, next);
+  return limitBody(c, async () => {
+    // Hono caches the text, so the validator after this does not read the body again.
+    const reshaped = reshapedNumbers(await c.req.text());
+    if (reshaped.length > 0) throw invalid(reshaped);
+    await next();
+  });
 };

@@ -1,0 +1,136 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { decode, verify, verifyWithJwks } from "hono/jwt";
+import type { HonoJsonWebKey } from "hono/utils/jwt/jws";
+import type { AppEnv } from "./context";
+import { ApiError } from "./problem";
+
+// Who is calling: the box office / back office with the admin token, a fan
+// with a JWT from our own secret or an identity provider's keys, or nobody.
+export type Principal = { role: "admin" } | { role: "user"; id: number } | { role: "anonymous" };
+
+export const principalKey = (p: Principal) => (p.role === "user" ? `user:${p.id}` : p.role);
+
+const REALM = 'Bearer realm="tickets"';
+
+const unauthorized = (detail: string, tokenGiven: boolean) =>
+  new ApiError(401, "unauthorized", detail, {}, {
+    "WWW-Authenticate": tokenGiven ? `${REALM}, error="invalid_token"` : REALM,
+  });
+
+export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
+
+const warned = new Set<string>();
+/** A deployment missing its secrets refuses, and says why in the log once per isolate. */
+function misconfigured(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.error(JSON.stringify({ level: "error", message }));
+}
+
+const sha256 = (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+
+// Per-isolate caches of derived key material, keyed by the secret itself.
+let adminDigest: { secret: string; digest: Promise<ArrayBuffer> } | undefined;
+let hmacKey: { secret: string; key: Promise<CryptoKey> } | undefined;
+
+async function isAdminToken(given: string, secret: string): Promise<boolean> {
+  if (adminDigest?.secret !== secret) adminDigest = { secret, digest: sha256(secret) };
+  // Digests first: equal lengths for timingSafeEqual, and no early exit on length.
+  const [a, b] = await Promise.all([sha256(given), adminDigest.digest]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+function hs256Key(secret: string): Promise<CryptoKey> {
+  if (hmacKey?.secret !== secret) {
+    const raw = new TextEncoder().encode(secret);
+    hmacKey = { secret, key: crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]) };
+  }
+  return hmacKey.key;
+}
+
+const JWKS_TTL_MS = 10 * 60_000;
+let jwksCache: { url: string; keys: HonoJsonWebKey[]; at: number } | undefined;
+
+async function jwks(url: string): Promise<HonoJsonWebKey[]> {
+  if (jwksCache?.url === url && Date.now() - jwksCache.at < JWKS_TTL_MS) return jwksCache.keys;
+  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`);
+  const { keys } = (await res.json()) as { keys?: HonoJsonWebKey[] };
+  if (!Array.isArray(keys)) throw new Error("JWKS document has no keys");
+  jwksCache = { url, keys, at: Date.now() };
+  return keys;
+}
+
+async function verifyUser(token: string, env: Env): Promise<Principal> {
+  let alg: string;
+  try {
+    alg = decode(token).header.alg;
+  } catch {
+    throw unauthorized("The token is not a well-formed JWT.", true);
+  }
+  const verification = { iss: env.JWT_ISSUER || undefined, aud: env.JWT_AUDIENCE || undefined };
+  let payload: Record<string, unknown>;
+  try {
+    if (alg === "HS256") {
+      if (!env.JWT_SECRET) {
+        misconfigured("JWT_SECRET is not set: HS256 user tokens are refused. Set it with `wrangler secret put JWT_SECRET`.");
+        throw new Error("no secret");
+      }
+      payload = await verify(token, await hs256Key(env.JWT_SECRET), { alg: "HS256", ...verification });
+    } else {
+      if (!env.JWKS_URL) {
+        misconfigured("JWKS_URL is not set: RS256/ES256 user tokens are refused.");
+        throw new Error("no JWKS");
+      }
+      payload = await verifyWithJwks(token, {
+        keys: await jwks(env.JWKS_URL),
+        verification,
+        allowedAlgorithms: ["RS256", "ES256"],
+      });
+    }
+  } catch {
+    throw unauthorized("The token is invalid or expired.", true);
+  }
+  if (typeof payload.exp !== "number") throw unauthorized("The token has no expiry (exp).", true);
+  const sub = payload.sub;
+  if (typeof sub !== "string" || !/^[1-9]\d{0,15}$/.test(sub) || !Number.isSafeInteger(Number(sub))) {
+    throw unauthorized("The token's subject (sub) is not a user id.", true);
+  }
+  return { role: "user", id: Number(sub) };
+}
+
+async function identify(c: Context<AppEnv>): Promise<Principal> {
+  const header = c.req.header("Authorization");
+  if (header === undefined) return { role: "anonymous" };
+  const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+  if (!match) throw unauthorized("Send credentials as `Authorization: Bearer <token>`.", true);
+  const token = match[1]!;
+  // A JWT has three dot-separated parts; the admin token has none.
+  if (token.split(".").length === 3) return verifyUser(token, c.env);
+  if (!c.env.ADMIN_TOKEN) {
+    misconfigured("ADMIN_TOKEN is not set: admin requests are refused. Set it with `wrangler secret put ADMIN_TOKEN`.");
+  } else if (await isAdminToken(token, c.env.ADMIN_TOKEN)) {
+    return { role: "admin" };
+  }
+  throw unauthorized("The bearer token is neither the admin token nor a JWT.", true);
+}
+
+/** Sets `principal`; `allow` lists the roles that may pass (anonymous: everyone). */
+export const auth =
+  (...allow: Principal["role"][]): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const principal = await identify(c);
+    c.set("principal", principal);
+    if (!allow.includes(principal.role)) {
+      if (principal.role === "anonymous") throw unauthorized("This endpoint needs credentials.", false);
+      throw forbidden("Your credentials do not allow this.");
+    }
+    await next();
+  };
+
+/** Admins act for anyone; a user only for themselves. */
+export function assertActsFor(principal: Principal, userId: number): void {
+  if (principal.role === "admin") return;
+  if (principal.role === "user" && principal.id === userId) return;
+  throw forbidden("You may only act for your own user id.");
+}

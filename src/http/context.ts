@@ -1,0 +1,7 @@
+import type { Principal } from "./auth";
+
+/** The Hono environment of this app: bindings and per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { principal: Principal };
+}
