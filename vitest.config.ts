@@ -14,28 +14,47 @@ const jwks = { keys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "RS256
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations, // applied by the setup file
-            TEST_RS256_PRIVATE_JWK: { ...privateKey.export({ format: "jwk" }), kid, alg: "RS256" },
-            ADMIN_TOKEN: "test-admin-token",
-            JWT_SECRET: "test-jwt-secret",
-            JWKS_URL,
-            JWT_ISSUER: "https://idp.test/",
-            JWT_AUDIENCE: "tickets",
-            CORS_ORIGINS: "https://club.example, https://shop.club.example",
-          },
-          outboundService: (request: { url: string }) =>
-            request.url === JWKS_URL ? Response.json(jwks) : new Response("no network in tests", { status: 502 }),
-        },
-      }),
-    ],
     test: {
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/apply-migrations.ts"],
+      projects: [
+        {
+          // Inside workerd, against real D1 and Durable Objects.
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations, // applied by the setup file
+                  TEST_RS256_PRIVATE_JWK: { ...privateKey.export({ format: "jwk" }), kid, alg: "RS256" },
+                  ADMIN_TOKEN: "test-admin-token",
+                  JWT_SECRET: "test-jwt-secret",
+                  JWKS_URL,
+                  JWT_ISSUER: "https://idp.test/",
+                  JWT_AUDIENCE: "tickets",
+                  CORS_ORIGINS: "https://club.example, https://shop.club.example",
+                },
+                outboundService: (request: { url: string }) =>
+                  request.url === JWKS_URL ? Response.json(jwks) : new Response("no network in tests", { status: 502 }),
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/*.test.ts"],
+            setupFiles: ["./test/apply-migrations.ts"],
+          },
+        },
+        {
+          // In Node, over real HTTP to wrangler dev: the OpenAPI validator and the browser.
+          test: {
+            name: "e2e",
+            include: ["test/e2e/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/e2e/global-setup.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
     },
   };
 });

@@ -4,15 +4,13 @@
 //   --concurrency LIST   levels (1,8,64,256)   --requests N requests per read scenario (3000)
 //   --json FILE          also write the results as JSON
 // Exits non-zero on any oversell or inconsistency.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { adminHeader, ensureDevVars } from "./lib/dev-vars.ts";
+import { adminHeader } from "./lib/dev-vars.ts";
 import { client, run, type Stats, stats } from "./lib/load.ts";
 import { type RushResult, rush } from "./lib/rush.ts";
-import { type Server, startServer } from "./lib/server.ts";
+import { startLocalServer } from "./lib/server.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -30,25 +28,6 @@ const REQUESTS = Number(opts.requests);
 const LEVELS = opts.concurrency.split(",").map(Number);
 const MAX_MS = 120_000; // per scenario
 
-async function localServer(): Promise<Server> {
-  // A throwaway local D1, so runs neither see nor leave data in .wrangler/.
-  ensureDevVars();
-  const dir = mkdtempSync(join(tmpdir(), "tickets-bench-"));
-  const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, CI: "true" },
-  });
-  if (migrate.status !== 0) throw new Error("applying migrations failed");
-  const server = await startServer("wrangler", ["dev", "--persist-to", dir]);
-  return {
-    url: server.url,
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 interface Row {
   scenario: string;
   concurrency: number;
@@ -57,7 +36,7 @@ interface Row {
   rush?: Omit<RushResult, "all" | "selling" | "soldOut">;
 }
 
-const server = opts.url ? { url: opts.url, stop: async () => {} } : await localServer();
+const server = opts.url ? { url: opts.url, stop: async () => {} } : await startLocalServer();
 const rows: Row[] = [];
 let failed = false;
 try {

@@ -1,13 +1,52 @@
+import { Validator } from "@cfworker/json-schema";
 import { env, exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
 
-// Every test goes through the worker's real entry point.
+// Every test goes through the worker's real entry point, and every answer is
+// checked against the API's own OpenAPI document.
 
 export const BASE = "http://tickets.test";
 
-export function api(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+export async function api(path: string, init?: RequestInit): Promise<Response> {
+  const request = new Request(`${BASE}${path}`, init);
+  const response = await exports.default.fetch(request);
+  await expectDocumented(request, response.clone());
+  return response;
+}
+
+interface OpenApiDoc {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+}
+const DOC_URI = "https://tickets.test/openapi.json";
+let doc: Promise<OpenApiDoc> | undefined;
+const pointer = (...parts: string[]) => parts.map((p) => p.replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
+
+/** The response's status and body must be the ones the document gives for its route. */
+async function expectDocumented(request: Request, response: Response) {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/openapi.json" || pathname === "/docs" || request.method === "OPTIONS" || response.status === 304) return;
+  doc ??= exports.default.fetch(`${BASE}/openapi.json`).then((r) => r.json() as Promise<OpenApiDoc>);
+  const { paths } = await doc;
+  // Literal paths first, so /tickets/buy is not taken for /tickets/{ticket_id}.
+  const templates = Object.keys(paths).sort((a, b) => a.split("{").length - b.split("{").length);
+  const template = templates.find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, "[^/]+")}$`).test(pathname));
+  const method = request.method.toLowerCase();
+  const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0]!;
+  let ref: string;
+  if (template && paths[template]![method]) {
+    const documented = paths[template]![method]!.responses[response.status];
+    expect(documented, `${request.method} ${template} answered ${response.status}, which the document lacks`).toBeDefined();
+    expect(Object.keys(documented!.content ?? {}), `${request.method} ${template} ${response.status} as ${contentType}`).toContain(contentType);
+    ref = `${DOC_URI}#/${pointer("paths", template, method, "responses", String(response.status), "content", contentType, "schema")}`;
+  } else {
+    expect(contentType).toBe("application/problem+json"); // no route: a problem document
+    ref = `${DOC_URI}#/components/schemas/Problem`;
+  }
+  const validator = new Validator({ $ref: ref }, "2020-12", false);
+  validator.addSchema((await doc) as object as Parameters<Validator["addSchema"]>[0], DOC_URI);
+  const result = validator.validate(await response.json());
+  expect(result.errors, `${request.method} ${pathname} ${response.status} body vs the document`).toEqual([]);
 }
 
 export const asAdmin = { Authorization: `Bearer ${env.ADMIN_TOKEN}` };

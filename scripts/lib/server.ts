@@ -1,7 +1,11 @@
 // Starts the API under wrangler dev on a free loopback port, and stops it by
 // its process id. Used by the benchmark and the end-to-end smoke.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureDevVars } from "./dev-vars.ts";
 
 export interface Server {
   url: string;
@@ -68,4 +72,23 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => signal("SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** wrangler dev on a throwaway, freshly migrated local D1: runs neither see nor leave data in .wrangler/. */
+export async function startLocalServer(): Promise<Server> {
+  ensureDevVars();
+  const dir = mkdtempSync(join(tmpdir(), "tickets-api-"));
+  const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, CI: "true" },
+  });
+  if (migrate.status !== 0) throw new Error("applying migrations failed");
+  const server = await startServer("wrangler", ["dev", "--persist-to", dir]);
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,6 +1,7 @@
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 
-// Request schemas: the contract's validation rules, in one place.
+// Request and response schemas: they validate requests and, through
+// @hono/zod-openapi, are the OpenAPI document.
 
 // Control characters are refused in short labels; descriptions may hold
 // line breaks and tabs.
@@ -23,34 +24,118 @@ const price = z
   .max(10_000_000)
   .refine((n) => Math.abs(n * 100 - Math.round(n * 100)) < 1e-6, "must have at most 2 decimals");
 
-export const createTicketSchema = z.strictObject({
-  game_id: id,
-  name: label(120),
-  description: z
-    .string()
-    .max(2000)
-    .refine((s) => !CONTROL_BUT_WHITESPACE.test(s), "must not contain control characters")
-    .default(""),
-  type: label(40).default("general"),
-  price,
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code of 3 upper-case letters")
-    .default("EUR"),
-  stock: z.int().min(0).max(1_000_000),
-  max_per_order: z.int().min(1).max(100).default(10),
-  max_per_user: z.int().min(1).max(1_000_000).nullable().default(null),
-  active: z.boolean().default(true),
-});
-export type CreateTicket = z.infer<typeof createTicketSchema>;
+const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code of 3 upper-case letters");
 
-export const buySchema = z.strictObject({
-  user_id: id,
-  ticket_id: id,
-  // The ticket's own max_per_order (at most 100) is checked by its seller.
-  quantity: z.int().min(1).max(100).default(1),
-});
-export type BuyRequest = z.infer<typeof buySchema>;
+export const createTicketSchema = z
+  .strictObject({
+    game_id: id,
+    name: label(120),
+    description: z
+      .string()
+      .max(2000)
+      .refine((s) => !CONTROL_BUT_WHITESPACE.test(s), "must not contain control characters")
+      .default(""),
+    type: label(40).default("general"),
+    price: price.openapi({ description: "In currency units, at most 2 decimals; stored as integer hundredths." }),
+    currency: currency.default("EUR"),
+    stock: z.int().min(0).max(1_000_000),
+    max_per_order: z.int().min(1).max(100).default(10),
+    max_per_user: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .nullable()
+      .default(null)
+      .openapi({ description: "Units one user may buy across all orders; null: no limit." }),
+    active: z.boolean().default(true),
+  })
+  .openapi("TicketCreate", {
+    example: { game_id: 1, name: "North Stand", type: "socio", price: 35.5, stock: 500, max_per_user: 4 },
+  });
+
+export const buySchema = z
+  .strictObject({
+    user_id: id,
+    ticket_id: id,
+    // The ticket's own max_per_order (at most 100) is checked by its seller.
+    quantity: z.int().min(1).max(100).default(1),
+  })
+  .openapi("PurchaseCreate", { example: { user_id: 42, ticket_id: 1, quantity: 2 } });
+
+const timestamp = z.string().openapi({ format: "date-time", example: "2026-11-29T19:40:00.000Z" });
+
+export const ticketSchema = z
+  .object({
+    id,
+    game_id: id,
+    name: z.string(),
+    description: z.string(),
+    type: z.string(),
+    price: z.number(),
+    currency,
+    stock: z.int(),
+    sold: z.int(),
+    available: z.int().openapi({ description: "stock - sold" }),
+    max_per_order: z.int(),
+    max_per_user: z.int().nullable(),
+    active: z.boolean(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi("Ticket");
+
+export const purchaseSchema = z
+  .object({
+    id,
+    user_id: id,
+    ticket_id: id,
+    game_id: id,
+    quantity: z.int(),
+    unit_price: z.number(),
+    total_price: z.number(),
+    currency,
+    created_at: timestamp,
+  })
+  .openapi("Purchase");
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    code: z.enum([
+      "validation_error",
+      "unauthorized",
+      "forbidden",
+      "not_found",
+      "sold_out",
+      "sales_closed",
+      "user_limit",
+      "idempotency_key_reused",
+      "payload_too_large",
+      "unsupported_media_type",
+      "unavailable",
+      "internal",
+    ]),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    available: z.int().optional().openapi({ description: "sold_out: units left" }),
+    max_per_user: z.int().optional(),
+    bought: z.int().optional().openapi({ description: "user_limit: units this user holds" }),
+  })
+  .openapi("Problem", {
+    description: "RFC 9457 problem document",
+    example: {
+      type: "https://tickets.example/problems/sold-out",
+      title: "Sold out",
+      status: 409,
+      detail: "Only 1 left.",
+      code: "sold_out",
+      available: 1,
+    },
+  });
+
+export const healthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
 
 // Path and query values arrive as text: accept plain decimal digits only, so
 // "1e3", "0x10", " 7" or "+7" are refused rather than coerced.
@@ -61,13 +146,31 @@ const digits = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.int().min(min).max(max));
 
-const pathId = digits(1, Number.MAX_SAFE_INTEGER);
+const pathId = (name: string) =>
+  digits(1, Number.MAX_SAFE_INTEGER).openapi({ param: { name, in: "path" }, type: "integer", example: 1 });
 
-export const ticketIdParam = z.object({ ticket_id: pathId });
-export const gameIdParam = z.object({ game_id: pathId });
-export const userIdParam = z.object({ user_id: pathId });
+export const ticketIdParam = z.object({ ticket_id: pathId("ticket_id") });
+export const gameIdParam = z.object({ game_id: pathId("game_id") });
+export const userIdParam = z.object({ user_id: pathId("user_id") });
 
 export const listQuery = z.object({
-  skip: digits(0, Number.MAX_SAFE_INTEGER).default(0),
-  limit: digits(1, 100).default(100),
+  skip: digits(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .transform((v) => v ?? 0)
+    .openapi({ param: { name: "skip", in: "query" }, type: "integer", example: 0 }),
+  limit: digits(1, 100)
+    .optional()
+    .transform((v) => v ?? 100)
+    .openapi({ param: { name: "limit", in: "query" }, type: "integer", example: 100 }),
+});
+
+export const idempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: "idempotency-key", in: "header" },
+      description: "Makes the request safe to retry: a repeat with the same key and body answers the first result.",
+      example: "5f0c8a52-order-1",
+    }),
 });

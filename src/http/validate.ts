@@ -1,14 +1,13 @@
-import { zValidator } from "@hono/zod-validator";
-import type { MiddlewareHandler, ValidationTargets } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { ZodType } from "zod";
 import { ApiError, type FieldError, invalid } from "./problem";
 
 const MAX_BODY_BYTES = 16 * 1024;
 
-type Issue = { path: PropertyKey[]; message: string; keys?: string[] };
+export type Issue = { path: PropertyKey[]; message: string; keys?: string[] };
 
-function fieldErrors(issues: Issue[]): FieldError[] {
+/** zod issues as the problem's list of failing fields. */
+export function fieldErrors(issues: Issue[]): FieldError[] {
   return issues.flatMap((issue) => {
     const at = issue.path.map(String).join(".");
     // An unknown key is reported under its own name.
@@ -18,12 +17,6 @@ function fieldErrors(issues: Issue[]): FieldError[] {
     return [{ field: at || "body", message: issue.message }];
   });
 }
-
-/** zod validation as middleware; every failure becomes a 400 problem naming the fields. */
-export const validate = <T extends ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) =>
-  zValidator(target, schema, (result) => {
-    if (!result.success) throw invalid(fieldErrors(result.error.issues as Issue[]));
-  });
 
 /**
  * Numbers JSON.parse would silently reshape: exponents (1e3) and negative

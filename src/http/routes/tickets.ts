@@ -1,13 +1,26 @@
-import { Hono } from "hono";
+import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { etag } from "hono/etag";
 import * as q from "../../db/queries";
 import type { BuyOutcome, OrderRequest, Rejection } from "../../do/ticket-seller";
 import { assertActsFor, auth } from "../auth";
-import type { AppEnv } from "../context";
+import { cacheFor } from "../cache";
+import { openApiRouter } from "../openapi";
 import { idempotencyKey, keyReused } from "../idempotency";
 import { toPurchase, toTicket } from "../present";
 import { ApiError, invalid, notFound, unavailable } from "../problem";
-import { buySchema, createTicketSchema, gameIdParam, listQuery, ticketIdParam, userIdParam } from "../schemas";
-import { jsonBody, validate } from "../validate";
+import {
+  buySchema,
+  createTicketSchema,
+  gameIdParam,
+  idempotencyHeader,
+  listQuery,
+  problemSchema,
+  purchaseSchema,
+  ticketIdParam,
+  ticketSchema,
+  userIdParam,
+} from "../schemas";
+import { jsonBody } from "../validate";
 
 function refusalError(refusal: Rejection): ApiError {
   switch (refusal.code) {
@@ -45,8 +58,92 @@ async function sell(env: Env, ticketId: number, order: OrderRequest): Promise<Bu
   }
 }
 
-export const ticketsRouter = new Hono<AppEnv>()
-  .post("/", auth("admin"), jsonBody, validate("json", createTicketSchema), async (c) => {
+const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+const problems = (...statuses: number[]): RouteConfig["responses"] =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { content: { "application/problem+json": { schema: problemSchema } }, description: descriptions[s]! }]),
+  );
+const descriptions: Record<number, string> = {
+  400: "Invalid request: the failing fields are listed in `errors`",
+  401: "Missing or invalid credentials",
+  403: "These credentials may not do this",
+  404: "Not found",
+  409: "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (with `max_per_user`, `bought`)",
+  413: "Body over 16 KiB",
+  415: "Body not sent as application/json",
+  422: "Idempotency-Key already used with another body",
+  503: "Could not complete now; nothing was done. Retry after `Retry-After` seconds",
+};
+const bearer = [{ bearerAuth: [] }];
+
+const createTicket = createRoute({
+  method: "post",
+  path: "/",
+  summary: "Create a ticket",
+  tags: ["tickets"],
+  security: bearer,
+  middleware: [auth("admin"), jsonBody] as const,
+  request: { headers: idempotencyHeader, body: { ...json(createTicketSchema, "The ticket"), required: true } },
+  responses: { 200: json(ticketSchema, "The ticket created"), ...problems(400, 401, 403, 413, 415, 422) },
+});
+
+const buy = createRoute({
+  method: "post",
+  path: "/buy",
+  summary: "Buy units of a ticket",
+  description: "Admins buy for any user; a user only for themselves. Purchases of one ticket are serialized by its Durable Object.",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin", "user"), jsonBody] as const,
+  request: { headers: idempotencyHeader, body: { ...json(buySchema, "The order"), required: true } },
+  responses: { 200: json(purchaseSchema, "The purchase"), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+});
+
+const listTickets = createRoute({
+  method: "get",
+  path: "/",
+  summary: "List all tickets (debug)",
+  tags: ["tickets"],
+  security: bearer,
+  middleware: [auth("admin")] as const,
+  request: { query: listQuery },
+  responses: { 200: json(ticketSchema.array(), "Tickets ordered by id"), ...problems(400, 401, 403) },
+});
+
+const userPurchases = createRoute({
+  method: "get",
+  path: "/user/{user_id}",
+  summary: "A user's purchases, newest first",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin", "user")] as const,
+  request: { params: userIdParam },
+  responses: { 200: json(purchaseSchema.array(), "The purchases"), ...problems(400, 401, 403, 404) },
+});
+
+// The catalogue is public and cacheable: availability is at most a few seconds old.
+const gameTickets = createRoute({
+  method: "get",
+  path: "/game/{game_id}",
+  summary: "A game's tickets",
+  tags: ["tickets"],
+  middleware: [cacheFor(2), etag()] as const,
+  request: { params: gameIdParam },
+  responses: { 200: json(ticketSchema.array(), "Tickets ordered by id"), 304: { description: "Not modified" }, ...problems(400, 404) },
+});
+
+const getTicket = createRoute({
+  method: "get",
+  path: "/{ticket_id}",
+  summary: "One ticket",
+  tags: ["tickets"],
+  middleware: [cacheFor(2), etag()] as const,
+  request: { params: ticketIdParam },
+  responses: { 200: json(ticketSchema, "The ticket"), 304: { description: "Not modified" }, ...problems(400, 404) },
+});
+
+export const ticketsRouter = openApiRouter()
+  .openapi(createTicket, async (c) => {
     const body = c.req.valid("json");
     const { price, ...rest } = body;
     const row = await q.createTicketOnce(
@@ -55,35 +152,38 @@ export const ticketsRouter = new Hono<AppEnv>()
       await idempotencyKey(c, body),
     );
     if (row === "key_reused") throw keyReused();
-    return c.json(toTicket(row));
+    return c.json(toTicket(row), 200);
   })
-  .post("/buy", auth("admin", "user"), jsonBody, validate("json", buySchema), async (c) => {
+  .openapi(buy, async (c) => {
     const body = c.req.valid("json");
     assertActsFor(c.get("principal"), body.user_id);
+    c.set("ticketId", body.ticket_id);
     const { user_id, quantity } = body;
     const outcome = await sell(c.env, body.ticket_id, { user_id, quantity, idempotency: await idempotencyKey(c, body) });
     if (!outcome.ok) throw refusalError(outcome);
-    return c.json(toPurchase(outcome.purchase));
+    return c.json(toPurchase(outcome.purchase), 200);
   })
-  .get("/", auth("admin"), validate("query", listQuery), async (c) => {
+  .openapi(listTickets, async (c) => {
     const { skip, limit } = c.req.valid("query");
     const rows = await q.listTickets(q.database(c.env.DB), skip, limit);
-    return c.json(rows.map(toTicket));
+    return c.json(rows.map(toTicket), 200);
   })
-  .get("/user/:user_id", auth("admin", "user"), validate("param", userIdParam), async (c) => {
+  .openapi(userPurchases, async (c) => {
     const { user_id } = c.req.valid("param");
     assertActsFor(c.get("principal"), user_id);
     const rows = await q.listPurchasesByUser(q.database(c.env.DB), user_id);
     if (rows.length === 0) throw notFound("This user has no purchases.");
-    return c.json(rows.map(toPurchase));
+    return c.json(rows.map(toPurchase), 200);
   })
-  .get("/game/:game_id", validate("param", gameIdParam), async (c) => {
+  .openapi(gameTickets, async (c) => {
     const rows = await q.listTicketsByGame(q.database(c.env.DB), c.req.valid("param").game_id);
     if (rows.length === 0) throw notFound("This game has no tickets.");
-    return c.json(rows.map(toTicket));
+    return c.json(rows.map(toTicket), 200);
   })
-  .get("/:ticket_id", validate("param", ticketIdParam), async (c) => {
-    const row = await q.getTicket(q.database(c.env.DB), c.req.valid("param").ticket_id);
+  .openapi(getTicket, async (c) => {
+    const { ticket_id } = c.req.valid("param");
+    c.set("ticketId", ticket_id);
+    const row = await q.getTicket(q.database(c.env.DB), ticket_id);
     if (!row) throw notFound("No ticket has this id.");
-    return c.json(toTicket(row));
+    return c.json(toTicket(row), 200);
   });

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import app from "../src/index";
+import { api } from "./helpers";
+
+interface Doc {
+  openapi: string;
+  paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+}
+
+const load = async () => (await (await api("/openapi.json")).json()) as Doc;
+
+describe("GET /openapi.json", () => {
+  it("documents every route the app serves", async () => {
+    const doc = await load();
+    expect(doc.openapi).toBe("3.1.0");
+    const served = app.routes
+      .filter((r) => r.method !== "ALL" && !["/openapi.json", "/docs"].includes(r.path))
+      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`);
+    expect(served.length).toBeGreaterThanOrEqual(7);
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`));
+    expect(documented.sort()).toEqual([...new Set(served)].sort());
+  });
+
+  it("names every status code of the contract", async () => {
+    const { paths } = await load();
+    const statuses = (path: string, method: string) => Object.keys(paths[path]![method]!.responses).sort();
+    expect(statuses("/tickets", "post")).toEqual(expect.arrayContaining(["200", "400", "401", "403", "422"]));
+    expect(statuses("/tickets/buy", "post")).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "409", "422", "503"]));
+    expect(statuses("/tickets/user/{user_id}", "get")).toEqual(expect.arrayContaining(["200", "400", "404"]));
+    expect(statuses("/tickets/{ticket_id}", "get")).toEqual(expect.arrayContaining(["200", "304", "400", "404"]));
+    expect(statuses("/tickets/game/{game_id}", "get")).toEqual(expect.arrayContaining(["200", "304", "400", "404"]));
+    expect(statuses("/tickets", "get")).toEqual(expect.arrayContaining(["200", "400"]));
+  });
+
+  it("describes the problem shape, the auth scheme and which routes need it", async () => {
+    const doc = await load();
+    expect(doc.components.schemas.Problem).toBeDefined();
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.paths["/tickets/buy"]!.post!.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths["/tickets/{ticket_id}"]!.get!.security).toBeUndefined();
+  });
+});
+
+describe("GET /docs", () => {
+  it("serves the reference page, whose scripts come from this worker", async () => {
+    const res = await api("/docs");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('src="/docs/assets/swagger-ui-bundle.js"');
+    expect(html).not.toMatch(/https?:\/\//); // no CDN
+  });
+});
