@@ -69,7 +69,13 @@ try {
     const after = await healthRun();
     const health = stats([...before.samples, ...after.samples], before.ms + after.ms);
     for (const [scenario, s, rushCheck] of [["GET /health", health] as const, ...measured]) {
-      rows.push({ scenario, concurrency, stats: s, vsHealth: Math.round((s.rps / health.rps) * 100) / 100, rush: rushCheck });
+      rows.push({
+        scenario,
+        concurrency,
+        stats: s,
+        vsHealth: Math.round((s.rps / health.rps) * 100) / 100,
+        rush: rushCheck,
+      });
     }
   }
   c.close();
@@ -78,13 +84,17 @@ try {
 }
 
 const pad = (s: unknown, n: number) => String(s).padStart(n);
-console.log(`\nmachine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; stock ${STOCK}, buyers ${BUYERS}`);
+console.log(
+  `\nmachine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; stock ${STOCK}, buyers ${BUYERS}`,
+);
 console.log(
   `${"scenario".padEnd(30)}${pad("conc", 5)}${pad("req/s", 8)}${pad("x health", 9)}${pad("p50 ms", 8)}${pad("p95", 7)}${pad("p99", 7)}${pad("max", 7)}  statuses            oversold  consistent`,
 );
 for (const row of rows) {
   const s = row.stats;
-  const statuses = Object.entries(s.statuses).map(([k, v]) => `${k}:${v}`).join(" ");
+  const statuses = Object.entries(s.statuses)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(" ");
   console.log(
     `${row.scenario.padEnd(30)}${pad(row.concurrency, 5)}${pad(s.rps, 8)}${pad(row.vsHealth.toFixed(2), 9)}${pad(s.p50, 8)}${pad(s.p95, 7)}${pad(s.p99, 7)}${pad(s.max, 7)}  ${statuses.padEnd(20)}${row.rush ? `${pad(row.rush.oversold, 8)}  ${row.rush.consistent ? "yes" : `NO: ${row.rush.problems.join("; ")}`}` : ""}`,
   );

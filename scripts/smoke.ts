@@ -4,6 +4,7 @@
 import { adminHeader, userBearer } from "./lib/dev-vars.ts";
 import { type Client, client } from "./lib/load.ts";
 import { rush } from "./lib/rush.ts";
+import { seed } from "./lib/seed.ts";
 import { startServer } from "./lib/server.ts";
 
 const DEADLINE_MS = 4 * 60_000;
@@ -47,9 +48,25 @@ try {
     stock: 10,
   });
   await expectStatus(c, "POST /tickets invalid", "POST", "/tickets", 400, { game_id: 0 });
-  await expectStatus(c, "POST /tickets with an empty Authorization", "POST", "/tickets", 401, {}, { Authorization: "" });
+  await expectStatus(
+    c,
+    "POST /tickets with an empty Authorization",
+    "POST",
+    "/tickets",
+    401,
+    {},
+    { Authorization: "" },
+  );
   const asUser = { Authorization: await userBearer(user) };
-  await expectStatus(c, "POST /tickets/buy for another user", "POST", "/tickets/buy", 403, { user_id: user + 1, ticket_id: ticket?.id }, asUser);
+  await expectStatus(
+    c,
+    "POST /tickets/buy for another user",
+    "POST",
+    "/tickets/buy",
+    403,
+    { user_id: user + 1, ticket_id: ticket?.id },
+    asUser,
+  );
   const purchase = await expectStatus(
     c,
     "POST /tickets/buy as the user",
@@ -68,10 +85,21 @@ try {
     { user_id: user, ticket_id: ticket?.id, quantity: 2 },
     { ...asUser, "Idempotency-Key": `smoke-${user}` },
   );
-  check("the repeat returns the same purchase", purchase?.id !== undefined && again?.id === purchase.id, JSON.stringify(again));
+  check(
+    "the repeat returns the same purchase",
+    purchase?.id !== undefined && again?.id === purchase.id,
+    JSON.stringify(again),
+  );
   check("purchase prices", purchase?.total_price === 19.98, JSON.stringify(purchase));
-  await expectStatus(c, "POST /tickets/buy sold out", "POST", "/tickets/buy", 409, { user_id: user, ticket_id: ticket?.id, quantity: 9 });
-  await expectStatus(c, "POST /tickets/buy unknown ticket", "POST", "/tickets/buy", 404, { user_id: user, ticket_id: 2 ** 40 });
+  await expectStatus(c, "POST /tickets/buy sold out", "POST", "/tickets/buy", 409, {
+    user_id: user,
+    ticket_id: ticket?.id,
+    quantity: 9,
+  });
+  await expectStatus(c, "POST /tickets/buy unknown ticket", "POST", "/tickets/buy", 404, {
+    user_id: user,
+    ticket_id: 2 ** 40,
+  });
   const mine = await expectStatus(c, "GET /tickets/user/{id}", "GET", `/tickets/user/${user}`, 200);
   check("user's purchases", purchase?.id !== undefined && mine?.[0]?.id === purchase.id, JSON.stringify(mine));
   const read = await expectStatus(c, "GET /tickets/{id}", "GET", `/tickets/${ticket?.id}`, 200);
@@ -83,9 +111,22 @@ try {
   await expectStatus(c, "GET /tickets/0", "GET", "/tickets/0", 400);
   await expectStatus(c, "GET unknown route", "GET", "/nope", 404);
 
+  const ticketCount = async () =>
+    ((await expectStatus(c, "GET /tickets", "GET", "/tickets?limit=100", 200)) ?? []).length;
+  const seeded = await seed(c);
+  const afterFirst = await ticketCount();
+  const reseeded = await seed(c);
+  check(
+    "npm run seed is idempotent",
+    JSON.stringify(reseeded) === JSON.stringify(seeded) && (await ticketCount()) === afterFirst,
+    JSON.stringify({ seeded, reseeded }),
+  );
+
   const result = await rush(c, { stock: 50, buyers: 1000, concurrency: 64 });
   const { all, oversold, consistent, problems } = result;
-  console.log(`rush: ${all.requests} requests, ${all.rps} req/s, p99 ${all.p99} ms, statuses ${JSON.stringify(all.statuses)}`);
+  console.log(
+    `rush: ${all.requests} requests, ${all.rps} req/s, p99 ${all.p99} ms, statuses ${JSON.stringify(all.statuses)}`,
+  );
   check("rush: no oversell", oversold === 0, `oversold by ${oversold}`);
   check("rush: consistent, only 200 and 409", consistent, problems.join("; "));
   c.close();

@@ -26,7 +26,12 @@ app.use(secureHeaders());
 app.use(
   cors({
     // Browsers only from the configured origins; other clients are unaffected.
-    origin: (origin, c) => (c.env.CORS_ORIGINS.split(",").map((o: string) => o.trim()).includes(origin) ? origin : null),
+    origin: (origin, c) =>
+      c.env.CORS_ORIGINS.split(",")
+        .map((o: string) => o.trim())
+        .includes(origin)
+        ? origin
+        : null,
     allowMethods: ["GET", "POST"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
     exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing"],
@@ -39,7 +44,8 @@ const routes = app.openapi(health, (c) => c.json({ status: "ok" as const }, 200)
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
   scheme: "bearer",
-  description: "The admin token, or a user's JWT (HS256 with the API's secret, or RS256/ES256 from the identity provider).",
+  description:
+    "The admin token, or a user's JWT (HS256 with the API's secret, or RS256/ES256 from the identity provider).",
 });
 app.doc31("/openapi.json", {
   openapi: "3.1.0",

@@ -56,16 +56,28 @@ describe("authentication", () => {
       unsigned,
     ];
     for (const token of tokens) {
-      await expectProblem(await postJson("/tickets/buy", { user_id: 5, ticket_id: 1 }, bearer(token)), 401, "unauthorized");
+      await expectProblem(
+        await postJson("/tickets/buy", { user_id: 5, ticket_id: 1 }, bearer(token)),
+        401,
+        "unauthorized",
+      );
     }
   });
 
   it("accepts RS256 tokens verified against the identity provider's JWKS", async () => {
     const ticket = await createTicket({ stock: 3 });
-    const res = await postJson("/tickets/buy", { user_id: 77, ticket_id: ticket.id }, bearer(await rs256Token({ sub: "77" })));
+    const res = await postJson(
+      "/tickets/buy",
+      { user_id: 77, ticket_id: ticket.id },
+      bearer(await rs256Token({ sub: "77" })),
+    );
     expect(res.status).toBe(200);
     const wrongAudience = await rs256Token({ sub: "77", aud: "someone-else" });
-    await expectProblem(await postJson("/tickets/buy", { user_id: 77, ticket_id: ticket.id }, bearer(wrongAudience)), 401, "unauthorized");
+    await expectProblem(
+      await postJson("/tickets/buy", { user_id: 77, ticket_id: ticket.id }, bearer(wrongAudience)),
+      401,
+      "unauthorized",
+    );
   });
 });
 
@@ -124,7 +136,11 @@ describe("a deployment missing its secrets", () => {
           bare,
         );
       await expectProblem(await call("/tickets", asAdmin, validTicket()), 401, "unauthorized");
-      await expectProblem(await call("/tickets/buy", await asUser(5), { user_id: 5, ticket_id: 1 }), 401, "unauthorized");
+      await expectProblem(
+        await call("/tickets/buy", await asUser(5), { user_id: 5, ticket_id: 1 }),
+        401,
+        "unauthorized",
+      );
       await expectProblem(
         await call("/tickets/buy", bearer(await rs256Token({ sub: "5" })), { user_id: 5, ticket_id: 1 }),
         401,

@@ -37,14 +37,22 @@ describe("JSON bodies", () => {
       body: JSON.stringify({ user_id: 1, ticket_id: 1 }),
     });
     await expectProblem(res, 415, "unsupported_media_type");
-    await expectProblem(await api("/tickets", { method: "POST", body: "{}", headers: asAdmin }), 415, "unsupported_media_type");
+    await expectProblem(
+      await api("/tickets", { method: "POST", body: "{}", headers: asAdmin }),
+      415,
+      "unsupported_media_type",
+    );
   });
 
   it("accepts a JSON media type with parameters", async () => {
-    const res = await postJson("/tickets/buy", { user_id: 1, ticket_id: 424242 }, {
-      ...asAdmin,
-      "Content-Type": "application/json; charset=utf-8",
-    });
+    const res = await postJson(
+      "/tickets/buy",
+      { user_id: 1, ticket_id: 424242 },
+      {
+        ...asAdmin,
+        "Content-Type": "application/json; charset=utf-8",
+      },
+    );
     await expectProblem(res, 404, "not_found");
   });
 

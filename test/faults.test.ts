@@ -13,7 +13,9 @@ async function rowsOf(ticketId: number) {
   const { results } = await env.DB.prepare("SELECT id, user_id, quantity, idem_key FROM purchases WHERE ticket_id = ?")
     .bind(ticketId)
     .all<{ id: number; user_id: number; quantity: number; idem_key: string }>();
-  const t = await env.DB.prepare("SELECT sold, stock FROM tickets WHERE id = ?").bind(ticketId).first<{ sold: number; stock: number }>();
+  const t = await env.DB.prepare("SELECT sold, stock FROM tickets WHERE id = ?")
+    .bind(ticketId)
+    .first<{ sold: number; stock: number }>();
   return { rows: results, ...t! };
 }
 

@@ -1,5 +1,5 @@
-import { Validator } from "@cfworker/json-schema";
 import { env, exports } from "cloudflare:workers";
+import { Validator } from "@cfworker/json-schema";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
 
@@ -25,7 +25,8 @@ const pointer = (...parts: string[]) => parts.map((p) => p.replaceAll("~", "~0")
 /** The response's status and body must be the ones the document gives for its route. */
 async function expectDocumented(request: Request, response: Response) {
   const { pathname } = new URL(request.url);
-  if (pathname === "/openapi.json" || pathname === "/docs" || request.method === "OPTIONS" || response.status === 304) return;
+  if (pathname === "/openapi.json" || pathname === "/docs" || request.method === "OPTIONS" || response.status === 304)
+    return;
   doc ??= exports.default.fetch(`${BASE}/openapi.json`).then((r) => r.json() as Promise<OpenApiDoc>);
   const { paths } = await doc;
   // Literal paths first, so /tickets/buy is not taken for /tickets/{ticket_id}.
@@ -36,8 +37,14 @@ async function expectDocumented(request: Request, response: Response) {
   let ref: string;
   if (template && paths[template]![method]) {
     const documented = paths[template]![method]!.responses[response.status];
-    expect(documented, `${request.method} ${template} answered ${response.status}, which the document lacks`).toBeDefined();
-    expect(Object.keys(documented!.content ?? {}), `${request.method} ${template} ${response.status} as ${contentType}`).toContain(contentType);
+    expect(
+      documented,
+      `${request.method} ${template} answered ${response.status}, which the document lacks`,
+    ).toBeDefined();
+    expect(
+      Object.keys(documented!.content ?? {}),
+      `${request.method} ${template} ${response.status} as ${contentType}`,
+    ).toContain(contentType);
     ref = `${DOC_URI}#/${pointer("paths", template, method, "responses", String(response.status), "content", contentType, "schema")}`;
   } else {
     expect(contentType).toBe("application/problem+json"); // no route: a problem document
@@ -92,7 +99,7 @@ export async function createTicket(overrides: Record<string, unknown> = {}) {
 
 export async function buy(body: Record<string, unknown>, headers: Record<string, string> = asAdmin) {
   const res = await postJson("/tickets/buy", body, headers);
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** Asserts the RFC 9457 problem shape and returns the document. */
@@ -100,7 +107,13 @@ export async function expectProblem(res: Response, status: number, code: string)
   expect(res.status).toBe(status);
   expect(res.headers.get("Content-Type")).toMatch(/^application\/problem\+json/);
   const body = (await res.json()) as Problem;
-  expect(body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(body).toMatchObject({
+    status,
+    code,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   expect(JSON.stringify(body)).not.toMatch(/\n\s+at /); // no stack trace
   return body;
 }

@@ -26,11 +26,17 @@ describe("hostile bodies", () => {
     const name = `Robert'); DROP TABLE tickets;-- "<script>alert(1)</script>" ⚽🏟️ Ñandú`;
     const description = `line one\nline\ttwo \\ ' " %s %d \${x} <b>bold</b> 👨‍👩‍👧‍👦`;
     const ticket = await createTicket({ name, description, type: "VIP «socio»" });
-    const read = (await (await api(`/tickets/${ticket.id}`)).json()) as { name: string; description: string; type: string };
+    const read = (await (await api(`/tickets/${ticket.id}`)).json()) as {
+      name: string;
+      description: string;
+      type: string;
+    };
     expect(read).toMatchObject({ name, description, type: "VIP «socio»" });
     const row = await env.DB.prepare("SELECT name FROM tickets WHERE id = ?").bind(ticket.id).first();
     expect(row).toEqual({ name });
-    expect((await env.DB.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'tickets'").first())).toEqual({ n: 1 });
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'tickets'").first()).toEqual({
+      n: 1,
+    });
   });
 });
 
@@ -66,21 +72,46 @@ describe("property: arbitrary requests", () => {
     fc.constantFrom("0", "-1", "1e3", "0x10", "%00", "99999999999999999999", "1", "buy", "user", "game", "..", ""),
     fc.string({ maxLength: 30 }).map(encodeURIComponent),
   );
-  const path = fc.tuple(fc.constantFrom("/tickets", "/tickets/user", "/tickets/game", "/health", ""), fc.array(segment, { maxLength: 3 }))
+  const path = fc
+    .tuple(
+      fc.constantFrom("/tickets", "/tickets/user", "/tickets/game", "/health", ""),
+      fc.array(segment, { maxLength: 3 }),
+    )
     .map(([base, rest]) => [base, ...rest].join("/") || "/");
-  const query = fc.option(fc.dictionary(fc.constantFrom("skip", "limit", "x"), fc.string({ maxLength: 12 })), { nil: undefined });
-  const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 });
+  const query = fc.option(fc.dictionary(fc.constantFrom("skip", "limit", "x"), fc.string({ maxLength: 12 })), {
+    nil: undefined,
+  });
+  const printable = fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    maxLength: 60,
+  });
   const body = fc.oneof(
     fc.jsonValue().map((v) => JSON.stringify(v)),
-    fc.record(
-      { user_id: fc.anything(), ticket_id: fc.anything(), quantity: fc.anything(), game_id: fc.anything(), name: fc.anything(), price: fc.anything(), stock: fc.anything() },
-      { requiredKeys: [] },
-    ).map((v) => JSON.stringify(v) ?? "null"),
+    fc
+      .record(
+        {
+          user_id: fc.anything(),
+          ticket_id: fc.anything(),
+          quantity: fc.anything(),
+          game_id: fc.anything(),
+          name: fc.anything(),
+          price: fc.anything(),
+          stock: fc.anything(),
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v) ?? "null"),
     fc.string({ maxLength: 200 }),
   );
   const headers = fc.record(
     {
-      "Content-Type": fc.constantFrom("application/json", "text/plain", "application/problem+json", "multipart/form-data", "json"),
+      "Content-Type": fc.constantFrom(
+        "application/json",
+        "text/plain",
+        "application/problem+json",
+        "multipart/form-data",
+        "json",
+      ),
       Authorization: fc.oneof(fc.constant(asAdmin.Authorization), fc.constant("Bearer x.y.z"), printable),
       "Idempotency-Key": printable,
     },
@@ -89,18 +120,25 @@ describe("property: arbitrary requests", () => {
 
   it("never answers 5xx, and every error is a problem document", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("GET", "POST", "PUT", "DELETE"), path, query, body, headers, async (method, p, q, b, h) => {
-        const url = q ? `${p}?${new URLSearchParams(q)}` : p;
-        const res = await api(url, { method, headers: h, body: method === "GET" ? undefined : b });
-        expect(res.status).toBeLessThan(500);
-        if (res.status >= 400) {
-          expect(res.headers.get("Content-Type")).toMatch(/^application\/problem\+json/);
-          const problem = (await res.json()) as Record<string, unknown>;
-          expect(problem).toMatchObject({ status: res.status, code: expect.any(String), title: expect.any(String) });
-        } else {
-          await res.body?.cancel();
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom("GET", "POST", "PUT", "DELETE"),
+        path,
+        query,
+        body,
+        headers,
+        async (method, p, q, b, h) => {
+          const url = q ? `${p}?${new URLSearchParams(q)}` : p;
+          const res = await api(url, { method, headers: h, body: method === "GET" ? undefined : b });
+          expect(res.status).toBeLessThan(500);
+          if (res.status >= 400) {
+            expect(res.headers.get("Content-Type")).toMatch(/^application\/problem\+json/);
+            const problem = (await res.json()) as Record<string, unknown>;
+            expect(problem).toMatchObject({ status: res.status, code: expect.any(String), title: expect.any(String) });
+          } else {
+            await res.body?.cancel();
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -191,7 +229,10 @@ async function invariants(model: Model) {
     expect(read).toMatchObject({ sold: t.sold, available: t.stock - t.sold });
     for (const [user, units] of t.byUser) {
       if (t.maxPerUser !== null) expect(units).toBeLessThanOrEqual(t.maxPerUser);
-      const list = (await (await api(`/tickets/user/${user}`, { headers: asAdmin })).json()) as { ticket_id: number; quantity: number }[];
+      const list = (await (await api(`/tickets/user/${user}`, { headers: asAdmin })).json()) as {
+        ticket_id: number;
+        quantity: number;
+      }[];
       expect(list.filter((p) => p.ticket_id === t.id).reduce((s, p) => s + p.quantity, 0)).toBe(units);
     }
   }

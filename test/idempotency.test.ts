@@ -6,7 +6,9 @@ import { asAdmin, asUser, createTicket, expectProblem, freshGameId, postJson } f
 const keyed = (key: string, headers: Record<string, string> = asAdmin) => ({ ...headers, "Idempotency-Key": key });
 
 async function purchasesOf(ticketId: number) {
-  const { results } = await env.DB.prepare("SELECT id, user_id, quantity FROM purchases WHERE ticket_id = ? ORDER BY id")
+  const { results } = await env.DB.prepare(
+    "SELECT id, user_id, quantity FROM purchases WHERE ticket_id = ? ORDER BY id",
+  )
     .bind(ticketId)
     .all<{ id: number; user_id: number; quantity: number }>();
   const t = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticketId).first<{ sold: number }>();
@@ -40,8 +42,16 @@ describe("Idempotency-Key on POST /tickets/buy", () => {
     const ticket = await createTicket({ stock: 10 });
     const other = await createTicket({ stock: 10 });
     expect((await buyKeyed({ user_id: 1, ticket_id: ticket.id, quantity: 1 }, "reuse")).status).toBe(200);
-    await expectProblem(await buyKeyed({ user_id: 1, ticket_id: ticket.id, quantity: 3 }, "reuse"), 422, "idempotency_key_reused");
-    await expectProblem(await buyKeyed({ user_id: 1, ticket_id: other.id, quantity: 1 }, "reuse"), 422, "idempotency_key_reused");
+    await expectProblem(
+      await buyKeyed({ user_id: 1, ticket_id: ticket.id, quantity: 3 }, "reuse"),
+      422,
+      "idempotency_key_reused",
+    );
+    await expectProblem(
+      await buyKeyed({ user_id: 1, ticket_id: other.id, quantity: 1 }, "reuse"),
+      422,
+      "idempotency_key_reused",
+    );
     expect((await purchasesOf(ticket.id)).sold).toBe(1);
     expect((await purchasesOf(other.id)).sold).toBe(0);
   });
@@ -107,12 +117,18 @@ describe("Idempotency-Key on POST /tickets", () => {
     expect(((await second.json()) as { id: number }).id).toBe(((await first.json()) as { id: number }).id);
     const n = await env.DB.prepare("SELECT count(*) AS n FROM tickets WHERE game_id = ?").bind(body.game_id).first();
     expect(n).toEqual({ n: 1 });
-    await expectProblem(await postJson("/tickets", { ...body, stock: 6 }, keyed("create-1")), 422, "idempotency_key_reused");
+    await expectProblem(
+      await postJson("/tickets", { ...body, stock: 6 }, keyed("create-1")),
+      422,
+      "idempotency_key_reused",
+    );
   });
 
   it("creates once when repeats race", async () => {
     const body = { game_id: freshGameId(), name: "Race", price: 5, stock: 5 };
-    const answers = await Promise.all(Array.from({ length: 6 }, () => postJson("/tickets", body, keyed("create-race"))));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => postJson("/tickets", body, keyed("create-race"))),
+    );
     const ids = new Set<number>();
     for (const res of answers) {
       expect(res.status).toBe(200);

@@ -57,7 +57,9 @@ describe("catalogue caching", () => {
     expect(after.headers.get("ETag")).not.toBe(etag);
 
     const game = await api(`/tickets/game/${ticket.game_id}`);
-    const gameAgain = await api(`/tickets/game/${ticket.game_id}`, { headers: { "If-None-Match": game.headers.get("ETag")! } });
+    const gameAgain = await api(`/tickets/game/${ticket.game_id}`, {
+      headers: { "If-None-Match": game.headers.get("ETag")! },
+    });
     expect(gameAgain.status).toBe(304);
   });
 });

@@ -18,7 +18,9 @@ describe("GET /openapi.json", () => {
       .filter((r) => r.method !== "ALL" && !["/openapi.json", "/docs"].includes(r.path))
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`);
     expect(served.length).toBeGreaterThanOrEqual(7);
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`));
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((m) => `${m} ${path}`),
+    );
     expect(documented.sort()).toEqual([...new Set(served)].sort());
   });
 
@@ -26,7 +28,9 @@ describe("GET /openapi.json", () => {
     const { paths } = await load();
     const statuses = (path: string, method: string) => Object.keys(paths[path]![method]!.responses).sort();
     expect(statuses("/tickets", "post")).toEqual(expect.arrayContaining(["200", "400", "401", "403", "422"]));
-    expect(statuses("/tickets/buy", "post")).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "409", "422", "503"]));
+    expect(statuses("/tickets/buy", "post")).toEqual(
+      expect.arrayContaining(["200", "400", "401", "403", "404", "409", "422", "503"]),
+    );
     expect(statuses("/tickets/user/{user_id}", "get")).toEqual(expect.arrayContaining(["200", "400", "404"]));
     expect(statuses("/tickets/{ticket_id}", "get")).toEqual(expect.arrayContaining(["200", "304", "400", "404"]));
     expect(statuses("/tickets/game/{game_id}", "get")).toEqual(expect.arrayContaining(["200", "304", "400", "404"]));

@@ -14,8 +14,12 @@ interface Answer {
 }
 
 async function truth(ticketId: number) {
-  const ticket = await env.DB.prepare("SELECT sold, stock FROM tickets WHERE id = ?").bind(ticketId).first<{ sold: number; stock: number }>();
-  const rows = await env.DB.prepare("SELECT count(*) AS n, coalesce(sum(quantity), 0) AS units FROM purchases WHERE ticket_id = ?")
+  const ticket = await env.DB.prepare("SELECT sold, stock FROM tickets WHERE id = ?")
+    .bind(ticketId)
+    .first<{ sold: number; stock: number }>();
+  const rows = await env.DB.prepare(
+    "SELECT count(*) AS n, coalesce(sum(quantity), 0) AS units FROM purchases WHERE ticket_id = ?",
+  )
     .bind(ticketId)
     .first<{ n: number; units: number }>();
   return { ...ticket!, ...rows! };

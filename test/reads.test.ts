@@ -90,7 +90,7 @@ describe("GET /tickets", () => {
     const list = (await res.json()) as { id: number }[];
     expect(list.length).toBeGreaterThanOrEqual(3);
     expect(list.length).toBeLessThanOrEqual(100);
-    expect(list[0]).toEqual((await (await api("/tickets?skip=0&limit=1", asAdminGet)).json() as unknown[])[0]);
+    expect(list[0]).toEqual(((await (await api("/tickets?skip=0&limit=1", asAdminGet)).json()) as unknown[])[0]);
   });
 
   it("returns an empty page past the end", async () => {

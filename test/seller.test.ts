@@ -31,7 +31,9 @@ const ordersIn = (queries: Query[]) => paramsOf(queries.slice(1)).reduce((a, b) 
 
 async function soldInD1(ticketId: number) {
   const t = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticketId).first<{ sold: number }>();
-  const p = await env.DB.prepare("SELECT count(*) AS rows, coalesce(sum(quantity), 0) AS units FROM purchases WHERE ticket_id = ?")
+  const p = await env.DB.prepare(
+    "SELECT count(*) AS rows, coalesce(sum(quantity), 0) AS units FROM purchases WHERE ticket_id = ?",
+  )
     .bind(ticketId)
     .first<{ rows: number; units: number }>();
   return { sold: t!.sold, rows: p!.rows, units: p!.units };
@@ -45,7 +47,11 @@ describe("TicketSeller", () => {
     await evictDurableObject(seller);
     // Change the truth behind the object's back: the new instance must read it.
     await env.DB.prepare("UPDATE tickets SET sold = 4 WHERE id = ?").bind(ticket.id).run();
-    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 2 })).toEqual({ ok: false, code: "sold_out", available: 1 });
+    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 2 })).toEqual({
+      ok: false,
+      code: "sold_out",
+      available: 1,
+    });
     expect(await seller.buy(ticket.id, { user_id: 2, quantity: 1 })).toMatchObject({ ok: true });
   });
 
@@ -84,7 +90,9 @@ describe("TicketSeller", () => {
         },
       });
     });
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: i, quantity: 1 })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: i, quantity: 1 })),
+    );
     expect(outcomes.every((o) => !o.ok && o.code === "sold_out")).toBe(true);
   });
 
@@ -104,7 +112,11 @@ describe("TicketSeller", () => {
 
     // The in-memory count was not corrupted: exactly the 2 remaining units sell.
     expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 2, quantity: 2 })).toMatchObject({ ok: true });
-    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 3, quantity: 1 })).toEqual({ ok: false, code: "sold_out", available: 0 });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 3, quantity: 1 })).toEqual({
+      ok: false,
+      code: "sold_out",
+      available: 0,
+    });
     expect(await soldInD1(ticket.id)).toEqual({ sold: 3, rows: 2, units: 3 });
   });
 
@@ -124,7 +136,9 @@ describe("TicketSeller", () => {
       }
       return real(queries);
     });
-    const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 10 + i, quantity: 1 })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 10 + i, quantity: 1 })),
+    );
     expect(failedGroup).toBe(4);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(await soldInD1(ticket.id)).toEqual({ sold: 6, rows: 6, units: 6 });
@@ -143,7 +157,11 @@ describe("TicketSeller", () => {
     expect(outcome).toMatchObject({ ok: true, purchase: { user_id: 42, quantity: 2, ticket_id: ticket.id } });
     expect(await soldInD1(ticket.id)).toEqual({ sold: 3, rows: 2, units: 3 });
     // Its cached count is right: exactly 2 more units sell.
-    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 43, quantity: 3 })).toEqual({ ok: false, code: "sold_out", available: 2 });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 43, quantity: 3 })).toEqual({
+      ok: false,
+      code: "sold_out",
+      available: 2,
+    });
   });
 
   it("never oversells when its cached count is stale: the D1 guard fails the batch", async () => {
@@ -151,7 +169,9 @@ describe("TicketSeller", () => {
     await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
     // Someone sold 8 more units behind the object's back; it still believes 9 are left.
     await env.DB.prepare("UPDATE tickets SET sold = 9 WHERE id = ?").bind(ticket.id).run();
-    const outcomes = await Promise.all(Array.from({ length: 4 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 20 + i, quantity: 1 })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 20 + i, quantity: 1 })),
+    );
     expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
     expect(outcomes.filter((o) => !o.ok && o.code === "sold_out")).toHaveLength(3);
     const row = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticket.id).first();

@@ -19,7 +19,9 @@ describe("max_per_user", () => {
 
   it("holds for concurrent orders of one user", async () => {
     const ticket = await createTicket({ stock: 100, max_per_user: 4 });
-    const answers = await Promise.all(Array.from({ length: 12 }, () => buy({ user_id: 7, ticket_id: ticket.id, quantity: 1 })));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => buy({ user_id: 7, ticket_id: ticket.id, quantity: 1 })),
+    );
     expect(answers.filter((a) => a.status === 200)).toHaveLength(4);
     expect(answers.filter((a) => a.status === 409 && a.body.code === "user_limit")).toHaveLength(8);
     const row = await env.DB.prepare("SELECT sum(quantity) AS units FROM purchases WHERE ticket_id = ? AND user_id = 7")

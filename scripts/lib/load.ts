@@ -42,7 +42,12 @@ export function client(baseUrl: string, sockets: number, defaults: Headers = {})
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("end", () =>
-              resolve({ start, end: performance.now(), status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+              resolve({
+                start,
+                end: performance.now(),
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).toString(),
+              }),
             );
           },
         );

@@ -70,7 +70,9 @@ export async function rush(
   let readUnits = 0;
   for (const s of readback.samples) {
     if (s.status !== 200) problems.push(`read-back answered ${s.status}`);
-    else for (const p of json<{ ticket_id: number; quantity: number }[]>(s)) if (p.ticket_id === ticketId) readUnits += p.quantity;
+    else
+      for (const p of json<{ ticket_id: number; quantity: number }[]>(s))
+        if (p.ticket_id === ticketId) readUnits += p.quantity;
   }
 
   const expected = Math.min(stock, samples.length);

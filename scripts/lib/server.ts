@@ -18,7 +18,9 @@ export function freePort(): Promise<number> {
     probe.once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -35,27 +37,35 @@ export async function startServer(command: string, args: string[], timeoutMs = 9
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
   });
-  let log = "";
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
+  // Keep the start-up output for the error message; once up, only drain it.
+  const chunks: Buffer[] = [];
+  const keep = (chunk: Buffer) => chunks.push(chunk);
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const stop = () => stopProcess(child);
+  const up = () => {
+    child.stdout?.off("data", keep);
+    child.stderr?.off("data", keep);
+    child.stdout?.resume();
+    child.stderr?.resume();
+    return { url, stop };
+  };
 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
-      if (res.ok) return { url, stop };
+      if (res.ok) return up();
     } catch {
       // not up yet
     }
     await new Promise((r) => setTimeout(r, 300));
   }
   await stop();
-  throw new Error(`server did not answer on ${url} within ${timeoutMs} ms:\n${log}`);
+  throw new Error(
+    `server did not answer on ${url} within ${timeoutMs} ms:\n${Buffer.concat(chunks).toString().slice(-20_000)}`,
+  );
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

@@ -17,7 +17,10 @@ export interface IdempotencyKey {
   hash: string;
 }
 
-export type NewTicket = Omit<NewTicketRow, "id" | "sold" | "created_at" | "updated_at" | "idem_principal" | "idem_key" | "idem_hash">;
+export type NewTicket = Omit<
+  NewTicketRow,
+  "id" | "sold" | "created_at" | "updated_at" | "idem_principal" | "idem_key" | "idem_hash"
+>;
 
 const keyColumns = (idem?: IdempotencyKey) => ({
   idem_principal: idem?.principal ?? null,
@@ -108,7 +111,12 @@ export async function findPurchasesByKeys(db: Db, keys: { principal: string; key
     const match = keys
       .slice(i, i + 45)
       .map((k) => and(eq(purchases.idem_principal, k.principal), eq(purchases.idem_key, k.key)));
-    found.push(...(await db.select().from(purchases).where(or(...match))));
+    found.push(
+      ...(await db
+        .select()
+        .from(purchases)
+        .where(or(...match))),
+    );
   }
   return found;
 }
@@ -133,7 +141,12 @@ export async function commitPurchases(
     .where(eq(tickets.id, ticketId));
   const inserts = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    inserts.push(db.insert(purchases).values(rows.slice(i, i + ROWS_PER_INSERT)).returning());
+    inserts.push(
+      db
+        .insert(purchases)
+        .values(rows.slice(i, i + ROWS_PER_INSERT))
+        .returning(),
+    );
   }
   const [, ...inserted] = await db.batch([updateSold, ...inserts]);
   // Ids are assigned in insertion order inside the transaction; RETURNING's

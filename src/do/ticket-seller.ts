@@ -140,7 +140,10 @@ export class TicketSeller extends DurableObject<Env> {
     if (keyed.length === 0) return orders;
     let stored: PurchaseRow[];
     try {
-      stored = await findPurchasesByKeys(this.db, keyed.map((o) => o.idempotency!));
+      stored = await findPurchasesByKeys(
+        this.db,
+        keyed.map((o) => o.idempotency!),
+      );
     } catch {
       this.#settleAll(keyed, UNAVAILABLE);
       return orders.filter((o) => !o.idempotency);
@@ -173,10 +176,18 @@ export class TicketSeller extends DurableObject<Env> {
       if (ticket.max_per_user !== null) {
         for (const row of rows) this.#bought.set(row.user_id, (this.#bought.get(row.user_id) ?? 0) + row.quantity);
       }
-      group.forEach((order, i) => order.resolve({ ok: true, purchase: stored[i]! }));
+      this.#answerStored(group, stored);
       return;
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", message: "purchase batch failed", ticket_id: ticket.id, orders: group.length, error: String(err) }));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          message: "purchase batch failed",
+          ticket_id: ticket.id,
+          orders: group.length,
+          error: String(err),
+        }),
+      );
     }
     // The batch failed, or its answer was lost. Settle against the truth.
     const fresh = await this.#reload();
@@ -185,7 +196,7 @@ export class TicketSeller extends DurableObject<Env> {
       // It committed after all: answer with what was stored.
       const stored = await listPurchasesAt(this.db, ticket.id, createdAt).catch(() => []);
       if (stored.length !== group.length) return this.#settleAll(group, UNAVAILABLE);
-      return group.forEach((order, i) => order.resolve({ ok: true, purchase: stored[i]! }));
+      return this.#answerStored(group, stored);
     }
     if (group.length === 1) {
       // Alone, it failed on the stock guard, on its key being used meanwhile, or on D1 itself.
@@ -201,7 +212,12 @@ export class TicketSeller extends DurableObject<Env> {
         order.resolve(UNAVAILABLE);
         continue;
       }
-      const refused = refusal(current, current.stock - current.sold, this.#bought.get(order.user_id) ?? 0, order.quantity);
+      const refused = refusal(
+        current,
+        current.stock - current.sold,
+        this.#bought.get(order.user_id) ?? 0,
+        order.quantity,
+      );
       if (refused) order.resolve(refused);
       else await this.#commit(current, [order]);
     }
@@ -216,9 +232,23 @@ export class TicketSeller extends DurableObject<Env> {
       return ticket;
     } catch (err) {
       this.#ticket = undefined;
-      console.error(JSON.stringify({ level: "error", message: "ticket read failed", ticket_id: this.#ticketId, error: String(err) }));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          message: "ticket read failed",
+          ticket_id: this.#ticketId,
+          error: String(err),
+        }),
+      );
       return null;
     }
+  }
+
+  /** Answers each order with its stored row, in order. */
+  #answerStored(orders: Order[], stored: PurchaseRow[]): void {
+    orders.forEach((order, i) => {
+      order.resolve({ ok: true, purchase: stored[i]! });
+    });
   }
 
   #settleAll(orders: Order[], outcome: BuyOutcome): void {

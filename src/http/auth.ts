@@ -13,9 +13,15 @@ export const principalKey = (p: Principal) => (p.role === "user" ? `user:${p.id}
 const REALM = 'Bearer realm="tickets"';
 
 const unauthorized = (detail: string, tokenGiven: boolean) =>
-  new ApiError(401, "unauthorized", detail, {}, {
-    "WWW-Authenticate": tokenGiven ? `${REALM}, error="invalid_token"` : REALM,
-  });
+  new ApiError(
+    401,
+    "unauthorized",
+    detail,
+    {},
+    {
+      "WWW-Authenticate": tokenGiven ? `${REALM}, error="invalid_token"` : REALM,
+    },
+  );
 
 export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
 
@@ -43,7 +49,10 @@ async function isAdminToken(given: string, secret: string): Promise<boolean> {
 function hs256Key(secret: string): Promise<CryptoKey> {
   if (hmacKey?.secret !== secret) {
     const raw = new TextEncoder().encode(secret);
-    hmacKey = { secret, key: crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]) };
+    hmacKey = {
+      secret,
+      key: crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]),
+    };
   }
   return hmacKey.key;
 }
@@ -73,7 +82,9 @@ async function verifyUser(token: string, env: Env): Promise<Principal> {
   try {
     if (alg === "HS256") {
       if (!env.JWT_SECRET) {
-        misconfigured("JWT_SECRET is not set: HS256 user tokens are refused. Set it with `wrangler secret put JWT_SECRET`.");
+        misconfigured(
+          "JWT_SECRET is not set: HS256 user tokens are refused. Set it with `wrangler secret put JWT_SECRET`.",
+        );
         throw new Error("no secret");
       }
       payload = await verify(token, await hs256Key(env.JWT_SECRET), { alg: "HS256", ...verification });

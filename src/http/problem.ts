@@ -58,8 +58,7 @@ export const invalid = (errors: FieldError[]) =>
     errors,
   });
 
-export const unavailable = (detail: string) =>
-  new ApiError(503, "unavailable", detail, {}, { "Retry-After": "1" });
+export const unavailable = (detail: string) => new ApiError(503, "unavailable", detail, {}, { "Retry-After": "1" });
 
 export function problem(c: Context, err: ApiError): Response {
   return c.json(

@@ -15,7 +15,13 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 });
 afterAll(() => browser?.close());
@@ -33,9 +39,16 @@ it.skipIf(!available)("renders /docs with every operation, and a try-it call suc
   await page.goto(`${url}/docs`);
   await page.waitForSelector(".opblock", { timeout: 20_000 });
   expect(await page.locator(".opblock").count()).toBe(operations);
-  const listed = await page.locator(".opblock-summary-path").evaluateAll((els) => els.map((e) => e.getAttribute("data-path")));
+  const listed = await page
+    .locator(".opblock-summary-path")
+    .evaluateAll((els) => els.map((e) => e.getAttribute("data-path")));
   expect(listed).toEqual(
-    expect.arrayContaining(["/tickets/buy", "/tickets/{ticket_id}", "/tickets/game/{game_id}", "/tickets/user/{user_id}"]),
+    expect.arrayContaining([
+      "/tickets/buy",
+      "/tickets/{ticket_id}",
+      "/tickets/game/{game_id}",
+      "/tickets/user/{user_id}",
+    ]),
   );
 
   // Try it: read a real ticket from the local server through the page.
@@ -52,7 +65,9 @@ it.skipIf(!available)("renders /docs with every operation, and a try-it call suc
   await op.locator("button.execute").click();
   const status = op.locator(".live-responses-table tbody .response-col_status");
   await expect.poll(() => status.first().textContent(), { timeout: 10_000 }).toContain("200");
-  await expect.poll(() => op.locator(".live-responses-table tbody .response-col_description").first().textContent()).toContain("Docs Stand");
+  await expect
+    .poll(() => op.locator(".live-responses-table tbody .response-col_description").first().textContent())
+    .toContain("Docs Stand");
 
   mkdirSync("test-artifacts", { recursive: true });
   await page.screenshot({ path: "test-artifacts/docs.png", fullPage: true });

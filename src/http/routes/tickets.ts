@@ -4,8 +4,8 @@ import * as q from "../../db/queries";
 import type { BuyOutcome, OrderRequest, Rejection } from "../../do/ticket-seller";
 import { assertActsFor, auth } from "../auth";
 import { cacheFor } from "../cache";
-import { openApiRouter } from "../openapi";
 import { idempotencyKey, keyReused } from "../idempotency";
+import { openApiRouter } from "../openapi";
 import { toPurchase, toTicket } from "../present";
 import { ApiError, invalid, notFound, unavailable } from "../problem";
 import {
@@ -53,7 +53,9 @@ async function sell(env: Env, ticketId: number, order: OrderRequest): Promise<Bu
   } catch (err) {
     // The object was reset, overloaded or unreachable: the outcome is unknown,
     // so no retry here; the client retries, with its Idempotency-Key if it has one.
-    console.error(JSON.stringify({ level: "error", message: "ticket seller call failed", ticket_id: ticketId, error: String(err) }));
+    console.error(
+      JSON.stringify({ level: "error", message: "ticket seller call failed", ticket_id: ticketId, error: String(err) }),
+    );
     throw unavailable("The ticket could not take the order right now. Retry with the same Idempotency-Key.");
   }
 }
@@ -61,7 +63,10 @@ async function sell(env: Env, ticketId: number, order: OrderRequest): Promise<Bu
 const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 const problems = (...statuses: number[]): RouteConfig["responses"] =>
   Object.fromEntries(
-    statuses.map((s) => [s, { content: { "application/problem+json": { schema: problemSchema } }, description: descriptions[s]! }]),
+    statuses.map((s) => [
+      s,
+      { content: { "application/problem+json": { schema: problemSchema } }, description: descriptions[s]! },
+    ]),
   );
 const descriptions: Record<number, string> = {
   400: "Invalid request: the failing fields are listed in `errors`",
@@ -91,7 +96,8 @@ const buy = createRoute({
   method: "post",
   path: "/buy",
   summary: "Buy units of a ticket",
-  description: "Admins buy for any user; a user only for themselves. Purchases of one ticket are serialized by its Durable Object.",
+  description:
+    "Admins buy for any user; a user only for themselves. Purchases of one ticket are serialized by its Durable Object.",
   tags: ["purchases"],
   security: bearer,
   middleware: [auth("admin", "user"), jsonBody] as const,
@@ -129,7 +135,11 @@ const gameTickets = createRoute({
   tags: ["tickets"],
   middleware: [cacheFor(2), etag()] as const,
   request: { params: gameIdParam },
-  responses: { 200: json(ticketSchema.array(), "Tickets ordered by id"), 304: { description: "Not modified" }, ...problems(400, 404) },
+  responses: {
+    200: json(ticketSchema.array(), "Tickets ordered by id"),
+    304: { description: "Not modified" },
+    ...problems(400, 404),
+  },
 });
 
 const getTicket = createRoute({
@@ -159,7 +169,11 @@ export const ticketsRouter = openApiRouter()
     assertActsFor(c.get("principal"), body.user_id);
     c.set("ticketId", body.ticket_id);
     const { user_id, quantity } = body;
-    const outcome = await sell(c.env, body.ticket_id, { user_id, quantity, idempotency: await idempotencyKey(c, body) });
+    const outcome = await sell(c.env, body.ticket_id, {
+      user_id,
+      quantity,
+      idempotency: await idempotencyKey(c, body),
+    });
     if (!outcome.ok) throw refusalError(outcome);
     return c.json(toPurchase(outcome.purchase), 200);
   })
