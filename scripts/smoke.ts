@@ -67,24 +67,18 @@ try {
     { user_id: user + 1, ticket_id: ticket?.id },
     asUser,
   );
-  const purchase = await expectStatus(
-    c,
-    "POST /tickets/buy as the user",
-    "POST",
-    "/tickets/buy",
-    200,
-    { user_id: user, ticket_id: ticket?.id, quantity: 2 },
-    { ...asUser, "Idempotency-Key": `smoke-${user}` },
-  );
-  const again = await expectStatus(
-    c,
-    "POST /tickets/buy repeated with its Idempotency-Key",
-    "POST",
-    "/tickets/buy",
-    200,
-    { user_id: user, ticket_id: ticket?.id, quantity: 2 },
-    { ...asUser, "Idempotency-Key": `smoke-${user}` },
-  );
+  const keyedBuy = (what: string) =>
+    expectStatus(
+      c,
+      what,
+      "POST",
+      "/tickets/buy",
+      200,
+      { user_id: user, ticket_id: ticket?.id, quantity: 2 },
+      { ...asUser, "Idempotency-Key": `smoke-${user}` },
+    );
+  const purchase = await keyedBuy("POST /tickets/buy as the user");
+  const again = await keyedBuy("POST /tickets/buy repeated with its Idempotency-Key");
   check(
     "the repeat returns the same purchase",
     purchase?.id !== undefined && again?.id === purchase.id,

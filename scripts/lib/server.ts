@@ -43,6 +43,16 @@ export async function startServer(command: string, args: string[], timeoutMs = 9
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const stop = () => stopProcess(child);
+  // Even when this process is interrupted, the server does not outlive it.
+  const killGroup = () => {
+    try {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", killGroup);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
   const up = () => {
     child.stdout?.off("data", keep);
     child.stderr?.off("data", keep);

@@ -28,7 +28,7 @@ const keyColumns = (idem?: IdempotencyKey) => ({
   idem_hash: idem?.hash ?? null,
 });
 
-export async function createTicket(db: Db, values: NewTicket, idem?: IdempotencyKey): Promise<TicketRow> {
+async function insertTicket(db: Db, values: NewTicket, idem?: IdempotencyKey): Promise<TicketRow> {
   const now = new Date().toISOString();
   const [row] = await db
     .insert(tickets)
@@ -42,13 +42,13 @@ export async function createTicket(db: Db, values: NewTicket, idem?: Idempotency
  * returns the ticket the key created, one with another body "key_reused".
  */
 export async function createTicketOnce(db: Db, values: NewTicket, idem?: IdempotencyKey) {
-  if (!idem) return createTicket(db, values);
+  if (!idem) return insertTicket(db, values);
   const earlier = async () => {
     const row = await findTicketByKey(db, idem.principal, idem.key);
     return row && (row.idem_hash === idem.hash ? row : ("key_reused" as const));
   };
   try {
-    return (await earlier()) ?? (await createTicket(db, values, idem));
+    return (await earlier()) ?? (await insertTicket(db, values, idem));
   } catch (err) {
     // A concurrent request with the same key won the unique index.
     const row = await earlier();

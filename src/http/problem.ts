@@ -4,26 +4,13 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 // RFC 9457 problem documents: the only error shape this API sends.
 
-export type ProblemCode =
-  | "validation_error"
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "sold_out"
-  | "sales_closed"
-  | "user_limit"
-  | "idempotency_key_reused"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "unavailable"
-  | "internal";
-
 export interface FieldError {
   field: string;
   message: string;
 }
 
-const titles: Record<ProblemCode, string> = {
+/** Every stable `code`, with its title. */
+const titles = {
   validation_error: "Invalid request",
   unauthorized: "Unauthorized",
   forbidden: "Forbidden",
@@ -36,7 +23,10 @@ const titles: Record<ProblemCode, string> = {
   unsupported_media_type: "Unsupported media type",
   unavailable: "Service unavailable",
   internal: "Internal server error",
-};
+} as const;
+
+export type ProblemCode = keyof typeof titles;
+export const PROBLEM_CODES = Object.keys(titles) as [ProblemCode, ...ProblemCode[]];
 
 /** Thrown anywhere in a request; `onError` turns it into the problem response. */
 export class ApiError extends Error {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { PROBLEM_CODES } from "./problem";
 
 // Request and response schemas: they validate requests and, through
 // @hono/zod-openapi, are the OpenAPI document.
@@ -106,20 +107,7 @@ export const problemSchema = z
     title: z.string(),
     status: z.int(),
     detail: z.string(),
-    code: z.enum([
-      "validation_error",
-      "unauthorized",
-      "forbidden",
-      "not_found",
-      "sold_out",
-      "sales_closed",
-      "user_limit",
-      "idempotency_key_reused",
-      "payload_too_large",
-      "unsupported_media_type",
-      "unavailable",
-      "internal",
-    ]),
+    code: z.enum(PROBLEM_CODES),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
     available: z.int().optional().openapi({ description: "sold_out: units left" }),
     max_per_user: z.int().optional(),
