@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, asAdmin, expectProblem, postJson } from "./helpers";
 
@@ -59,5 +60,31 @@ describe("JSON bodies", () => {
   it("refuses a body over 16 KiB with 413", async () => {
     const body = JSON.stringify({ game_id: 1, name: "x", price: 1, stock: 1, description: "d".repeat(17_000) });
     await expectProblem(await postJson("/tickets", body), 413, "payload_too_large");
+  });
+});
+
+describe("unexpected failures", () => {
+  it("answer 500 in the problem shape, and leak neither the error nor its stack", async () => {
+    const { default: app } = await import("../src/index");
+    const secret = "SELECT secret_column FROM internal_table";
+    // A database binding that fails in a way no handler expects.
+    const brokenDb = new Proxy({} as D1Database, {
+      get: () => () => {
+        throw new Error(secret);
+      },
+    });
+    const original = console.error;
+    console.error = () => {};
+    let res: Response;
+    try {
+      res = await app.fetch(new Request("http://tickets.test/tickets/1"), { ...env, DB: brokenDb });
+    } finally {
+      console.error = original;
+    }
+    const text = await res.clone().text();
+    const problem = await expectProblem(res, 500, "internal");
+    expect(problem.detail).toBe("An unexpected error occurred.");
+    expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/\bat\b.*\.(ts|js):\d+/);
   });
 });

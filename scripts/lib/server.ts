@@ -28,8 +28,21 @@ export function freePort(): Promise<number> {
 /**
  * Runs `command args` (which must accept `--port` and `--ip`) in its own
  * process group, waits until GET /health answers, and returns the URL.
+ * A port taken between choosing and binding it is retried with another.
  */
 export async function startServer(command: string, args: string[], timeoutMs = 90_000): Promise<Server> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(command, args, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(command: string, args: string[], timeoutMs: number): Promise<Server> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(command, [...args, "--port", String(port), "--ip", "127.0.0.1"], {
@@ -64,6 +77,10 @@ export async function startServer(command: string, args: string[], timeoutMs = 9
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
+    if (Buffer.concat(chunks).includes("Address already in use")) {
+      await stop();
+      throw new PortTaken(`port ${port} was taken`);
+    }
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return up();
