@@ -2,9 +2,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TicketSeller } from "../src/do/ticket-seller";
-import { asAdmin, createTicket, expectProblem, postJson } from "./helpers";
-
-const sellerOf = (ticketId: number) => env.TICKET_SELLER.getByName(String(ticketId));
+import { asAdmin, createTicket, expectProblem, postJson, sellerOf, wrapBatch } from "./helpers";
 
 const buyKeyed = (body: Record<string, unknown>, key: string) =>
   postJson("/tickets/buy", body, { ...asAdmin, "Idempotency-Key": key });
@@ -20,20 +18,11 @@ async function rowsOf(ticketId: number) {
 }
 
 /** Makes the object's D1 batches slow, so orders are caught in flight. */
-async function slowBatches(ticketId: number, ms: number) {
-  await runInDurableObject(sellerOf(ticketId), (instance: TicketSeller) => {
-    const real = instance.db;
-    instance.db = new Proxy(real, {
-      get: (target, key) =>
-        key === "batch"
-          ? async (queries: never) => {
-              await scheduler.wait(ms);
-              return target.batch(queries);
-            }
-          : Reflect.get(target, key),
-    });
+const slowBatches = (ticketId: number, ms: number) =>
+  wrapBatch(ticketId, (real) => async (queries) => {
+    await scheduler.wait(ms);
+    return real(queries);
   });
-}
 
 describe("faults", () => {
   /**

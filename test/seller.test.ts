@@ -1,28 +1,9 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { commitPurchases, type Db, database, PURCHASE_COLUMNS } from "../src/db/queries";
+import { commitPurchases, database, PURCHASE_COLUMNS } from "../src/db/queries";
 import { MAX_GROUP, type TicketSeller } from "../src/do/ticket-seller";
-import { createTicket, expectProblem, postJson } from "./helpers";
-
-const sellerOf = (ticketId: number) => env.TICKET_SELLER.getByName(String(ticketId));
-
-interface Query {
-  toSQL(): { params: unknown[] };
-}
-type Batch = (queries: Query[]) => Promise<unknown[][]>;
-
-/** Wraps the object's real D1 batch, so tests can watch it or make it fail. */
-async function wrapBatch(ticketId: number, wrap: (real: Batch) => Batch) {
-  await runInDurableObject(sellerOf(ticketId), (instance: TicketSeller) => {
-    const real = instance.db;
-    const batch = wrap(real.batch.bind(real) as unknown as Batch);
-    // Every other method runs on the real database.
-    instance.db = new Proxy(real, {
-      get: (target: Db, key) => (key === "batch" ? batch : Reflect.get(target, key)),
-    });
-  });
-}
+import { createTicket, expectProblem, postJson, type Query, sellerOf, wrapBatch } from "./helpers";
 
 const paramsOf = (queries: Query[]) => queries.map((query) => query.toSQL().params.length);
 

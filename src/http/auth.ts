@@ -33,7 +33,7 @@ function misconfigured(message: string): void {
   console.error(JSON.stringify({ level: "error", message }));
 }
 
-const sha256 = (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+export const sha256 = (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
 
 // Per-isolate caches of derived key material, keyed by the secret itself.
 let adminDigest: { secret: string; digest: Promise<ArrayBuffer> } | undefined;

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { IdempotencyKey } from "../db/queries";
-import { principalKey } from "./auth";
+import { principalKey, sha256 } from "./auth";
 import type { AppEnv } from "./context";
 import { ApiError, invalid } from "./problem";
 
@@ -19,7 +19,7 @@ export async function idempotencyKey(c: Context<AppEnv>, body: unknown): Promise
   if (!/^[\x21\x23-\x7e]{1,255}$/.test(key)) {
     throw invalid([{ field: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" }]);
   }
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(body)));
-  const hash = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const digest = new Uint8Array(await sha256(JSON.stringify(body)));
+  const hash = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   return { principal: principalKey(c.get("principal")), key, hash };
 }
