@@ -102,6 +102,20 @@ try {
   check("game's tickets", byGame?.length === 1 && byGame[0].id === ticket?.id, JSON.stringify(byGame));
   const page = await expectStatus(c, "GET /tickets", "GET", "/tickets?skip=0&limit=100", 200);
   check("debug listing", Array.isArray(page) && page.length >= 1);
+  const patched = await expectStatus(c, "PATCH /tickets/{id}", "PATCH", `/tickets/${ticket?.id}`, 200, {
+    price: 12.5,
+    stock: 12,
+  });
+  check("the PATCH took effect", patched?.price === 12.5 && patched?.available === 10, JSON.stringify(patched));
+  const later = await expectStatus(c, "POST /tickets/buy after the PATCH", "POST", "/tickets/buy", 200, {
+    user_id: user,
+    ticket_id: ticket?.id,
+  });
+  check("the next order pays the new price", later?.unit_price === 12.5, JSON.stringify(later));
+  await expectStatus(c, "PATCH /tickets/{id} of game_id", "PATCH", `/tickets/${ticket?.id}`, 400, { game_id: 2 });
+  await expectStatus(c, "PATCH /tickets/{id} stock below sold", "PATCH", `/tickets/${ticket?.id}`, 409, { stock: 1 });
+  const rebuilt = await expectStatus(c, "POST /tickets/{id}/resync", "POST", `/tickets/${ticket?.id}/resync`, 200);
+  check("resync re-projected every purchase", rebuilt?.purchases === 2, JSON.stringify(rebuilt));
   await expectStatus(c, "GET /tickets/0", "GET", "/tickets/0", 400);
   await expectStatus(c, "GET unknown route", "GET", "/nope", 404);
 

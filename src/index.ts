@@ -32,7 +32,7 @@ app.use(
         .includes(origin)
         ? origin
         : null,
-    allowMethods: ["GET", "POST"],
+    allowMethods: ["GET", "POST", "PATCH"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
     exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing"],
     maxAge: 600,

@@ -24,6 +24,8 @@ describe("POST /tickets", () => {
       max_per_order: 10,
       max_per_user: null,
       active: true,
+      sales_start: null,
+      sales_end: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });

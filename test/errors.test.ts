@@ -64,27 +64,48 @@ describe("JSON bodies", () => {
 });
 
 describe("unexpected failures", () => {
-  it("answer 500 in the problem shape, and leak neither the error nor its stack", async () => {
-    const { default: app } = await import("../src/index");
-    const secret = "SELECT secret_column FROM internal_table";
-    // A database binding that fails in a way no handler expects.
-    const brokenDb = new Proxy({} as D1Database, {
-      get: () => () => {
-        throw new Error(secret);
-      },
-    });
+  const secret = "SELECT secret_column FROM internal_table";
+  const quietly = async <T>(run: () => T | Promise<T>) => {
     const original = console.error;
     console.error = () => {};
-    let res: Response;
     try {
-      res = await app.fetch(new Request("http://tickets.test/tickets/1"), { ...env, DB: brokenDb });
+      return await run();
     } finally {
       console.error = original;
     }
+  };
+
+  it("answer 500 in the problem shape, and leak neither the error nor its stack", async () => {
+    const { default: app } = await import("../src/index");
+    // Configuration that fails in a way no handler expects.
+    const broken = {
+      split: () => {
+        throw new Error(secret);
+      },
+    } as unknown as string;
+    const res = await quietly(() =>
+      app.fetch(new Request("http://tickets.test/health", { headers: { Origin: "https://club.example" } }), {
+        ...env,
+        CORS_ORIGINS: broken,
+      }),
+    );
     const text = await res.clone().text();
     const problem = await expectProblem(res, 500, "internal");
     expect(problem.detail).toBe("An unexpected error occurred.");
     expect(text).not.toContain(secret);
     expect(text).not.toMatch(/\bat\b.*\.(ts|js):\d+/);
+  });
+
+  it("a failing read model is a 503 that leaks nothing either", async () => {
+    const { default: app } = await import("../src/index");
+    const brokenDb = new Proxy({} as D1Database, {
+      get: () => () => {
+        throw new Error(secret);
+      },
+    });
+    const res = await quietly(() => app.fetch(new Request("http://tickets.test/tickets/1"), { ...env, DB: brokenDb }));
+    const text = await res.clone().text();
+    await expectProblem(res, 503, "unavailable");
+    expect(text).not.toContain(secret);
   });
 });

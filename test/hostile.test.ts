@@ -253,5 +253,5 @@ describe("property: the worker agrees with a model of the contract", () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 30_000);
 });

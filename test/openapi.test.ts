@@ -35,6 +35,29 @@ describe("GET /openapi.json", () => {
     expect(statuses("/tickets/{ticket_id}", "get")).toEqual(expect.arrayContaining(["200", "304", "400", "404"]));
     expect(statuses("/tickets/game/{game_id}", "get")).toEqual(expect.arrayContaining(["200", "304", "400", "404"]));
     expect(statuses("/tickets", "get")).toEqual(expect.arrayContaining(["200", "400"]));
+    expect(statuses("/tickets/{ticket_id}", "patch")).toEqual(
+      expect.arrayContaining(["200", "400", "401", "403", "404", "409", "503"]),
+    );
+    expect(statuses("/tickets/{ticket_id}/resync", "post")).toEqual(
+      expect.arrayContaining(["200", "401", "403", "404", "503"]),
+    );
+    // Every read of the read model says it may be unavailable.
+    for (const path of ["/tickets", "/tickets/{ticket_id}", "/tickets/game/{game_id}", "/tickets/user/{user_id}"]) {
+      expect(statuses(path, "get")).toContain("503");
+    }
+  });
+
+  it("documents the codes and media types of a ticket owned by its object", async () => {
+    const doc = (await load()) as Doc & {
+      components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } };
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+    };
+    expect(doc.components.schemas.Problem.properties.code.enum).toEqual(
+      expect.arrayContaining(["overloaded", "outcome_unknown", "stock_below_sold", "currency_locked"]),
+    );
+    expect(Object.keys(doc.paths["/tickets/{ticket_id}"]!.patch!.requestBody!.content)).toEqual(
+      expect.arrayContaining(["application/merge-patch+json", "application/json"]),
+    );
   });
 
   it("describes the problem shape, the auth scheme and which routes need it", async () => {

@@ -1,180 +1,218 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { commitPurchases, database, PURCHASE_COLUMNS } from "../src/db/queries";
-import { MAX_GROUP, type TicketSeller } from "../src/do/ticket-seller";
-import { createTicket, expectProblem, postJson, type Query, sellerOf, wrapBatch } from "./helpers";
+import { allocatePurchaseIds, database } from "../src/db/queries";
+import { recordSale } from "../src/do/sales";
+import * as store from "../src/do/store";
+import { countD1, d1Down, interceptD1 } from "./d1";
+import { api, asAdmin, buy, createTicket, expectProblem, freshGameId, postJson, sellerOf } from "./helpers";
 
-const paramsOf = (queries: Query[]) => queries.map((query) => query.toSQL().params.length);
+// The ticket's Durable Object: its own storage is the truth, D1 a projection of it.
 
-/** Purchases in a batch, counted from the values its inserts bind. */
-const ordersIn = (queries: Query[]) => paramsOf(queries.slice(1)).reduce((a, b) => a + b, 0) / PURCHASE_COLUMNS;
-
-async function soldInD1(ticketId: number) {
-  const t = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticketId).first<{ sold: number }>();
-  const p = await env.DB.prepare(
-    "SELECT count(*) AS rows, coalesce(sum(quantity), 0) AS units FROM purchases WHERE ticket_id = ?",
+async function inD1(ticketId: number) {
+  const t = await env.DB.prepare("SELECT sold, stock FROM tickets WHERE id = ?")
+    .bind(ticketId)
+    .first<{ sold: number; stock: number }>();
+  const { results } = await env.DB.prepare(
+    "SELECT id, user_id, quantity FROM purchases WHERE ticket_id = ? ORDER BY id",
   )
     .bind(ticketId)
-    .first<{ rows: number; units: number }>();
-  return { sold: t!.sold, rows: p!.rows, units: p!.units };
+    .all<{ id: number; user_id: number; quantity: number }>();
+  return { ...t!, rows: results };
 }
 
+/** Runs the object's alarm until none is left. */
+async function settle(ticketId: number) {
+  for (let i = 0; i < 20 && (await runDurableObjectAlarm(sellerOf(ticketId))); i++);
+}
+
+/** The object's own tables, read in place. */
+const inObject = (ticketId: number) =>
+  runInDurableObject(sellerOf(ticketId), (_, state) => {
+    const db = store.openStore(state.storage);
+    return {
+      ticket: store.readTicket(db)!,
+      purchases: store.purchasesAfter(db, 0, 10_000),
+      pending: store.pendingChanges(db, 10_000).length,
+      reserved: store.reservedIds(db),
+    };
+  });
+
+const resync = (ticketId: number) => api(`/tickets/${ticketId}/resync`, { method: "POST", headers: asAdmin });
+
 describe("TicketSeller", () => {
-  it("re-derives its state from D1 after a restart", async () => {
+  it("keeps its truth across a restart, whatever D1 says; a resync rebuilds D1 from it", async () => {
     const ticket = await createTicket({ stock: 5 });
     const seller = sellerOf(ticket.id);
-    expect(await seller.buy(ticket.id, { user_id: 1, quantity: 3 })).toMatchObject({ ok: true });
+    const sold = await seller.buy(ticket.id, { user_id: 1, quantity: 3 });
+    expect(sold).toMatchObject({ ok: true });
     await evictDurableObject(seller);
-    // Change the truth behind the object's back: the new instance must read it.
-    await env.DB.prepare("UPDATE tickets SET sold = 4 WHERE id = ?").bind(ticket.id).run();
-    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 2 })).toEqual({
-      ok: false,
-      code: "sold_out",
-      available: 1,
-    });
-    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 1 })).toMatchObject({ ok: true });
-  });
-
-  it("groups concurrent orders into few D1 batches, within D1's limits", async () => {
-    const ticket = await createTicket({ stock: 1000 });
-    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 }); // load the ticket first
-    const batches: { orders: number; params: number[] }[] = [];
-    await wrapBatch(ticket.id, (real) => async (queries) => {
-      const results = await real(queries);
-      batches.push({ orders: results.slice(1).flat().length, params: paramsOf(queries) });
-      return results;
-    });
-
-    const orders = 250;
-    const outcomes = await Promise.all(
-      Array.from({ length: orders }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 100 + i, quantity: 1 })),
-    );
-    expect(outcomes.every((o) => o.ok)).toBe(true);
-    expect(batches.reduce((sum, b) => sum + b.orders, 0)).toBe(orders);
-    // Orders that arrive while a batch is in flight share the next one.
-    expect(batches.length).toBeLessThan(orders / 5);
-    for (const batch of batches) {
-      expect(batch.orders).toBeLessThanOrEqual(MAX_GROUP);
-      for (const params of batch.params) expect(params).toBeLessThanOrEqual(100);
-    }
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 251, rows: 251, units: 251 });
-  });
-
-  it("answers sold-out orders from memory without touching D1", async () => {
-    const ticket = await createTicket({ stock: 2 });
-    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 2 })).toMatchObject({ ok: true });
-    await runInDurableObject(sellerOf(ticket.id), (instance: TicketSeller) => {
-      instance.db = new Proxy(instance.db, {
-        get: () => {
-          throw new Error("D1 must not be used once sold out");
-        },
-      });
-    });
-    const outcomes = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: i, quantity: 1 })),
-    );
-    expect(outcomes.every((o) => !o.ok && o.code === "sold_out")).toBe(true);
-  });
-
-  it("answers 503 when D1 fails, writes nothing, and sells again afterwards", async () => {
-    const ticket = await createTicket({ stock: 3 });
-    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
-    let failures = 1;
-    await wrapBatch(ticket.id, (real) => async (queries) => {
-      if (failures-- > 0) throw new Error("D1_ERROR: injected failure");
-      return real(queries);
-    });
-
-    const res = await postJson("/tickets/buy", { user_id: 2, ticket_id: ticket.id, quantity: 2 });
-    await expectProblem(res, 503, "unavailable");
-    expect(res.headers.get("Retry-After")).toBe("1");
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 1, rows: 1, units: 1 });
-
-    // The in-memory count was not corrupted: exactly the 2 remaining units sell.
-    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 2, quantity: 2 })).toMatchObject({ ok: true });
-    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 3, quantity: 1 })).toEqual({
-      ok: false,
-      code: "sold_out",
-      available: 0,
-    });
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 3, rows: 2, units: 3 });
-  });
-
-  it("settles a failed group one by one, so the other orders still sell", async () => {
-    const ticket = await createTicket({ stock: 10 });
-    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
-    let calls = 0;
-    let failedGroup = 0;
-    await wrapBatch(ticket.id, (real) => async (queries) => {
-      calls++;
-      // Hold the first batch so the other orders queue up behind it...
-      if (calls === 1) await scheduler.wait(100);
-      // ...then fail the group they form.
-      if (calls === 2) {
-        failedGroup = ordersIn(queries);
-        throw new Error("D1_ERROR: injected failure");
-      }
-      return real(queries);
-    });
-    const outcomes = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 10 + i, quantity: 1 })),
-    );
-    expect(failedGroup).toBe(4);
-    expect(outcomes.every((o) => o.ok)).toBe(true);
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 6, rows: 6, units: 6 });
-  });
-
-  it("answers 200 with the stored purchase when a batch committed but its answer was lost", async () => {
-    const ticket = await createTicket({ stock: 5 });
-    await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
-    let failures = 1;
-    await wrapBatch(ticket.id, (real) => async (queries) => {
-      const results = await real(queries);
-      if (failures-- > 0) throw new Error("Network connection lost");
-      return results;
-    });
-    const outcome = await sellerOf(ticket.id).buy(ticket.id, { user_id: 42, quantity: 2 });
-    expect(outcome).toMatchObject({ ok: true, purchase: { user_id: 42, quantity: 2, ticket_id: ticket.id } });
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 3, rows: 2, units: 3 });
-    // Its cached count is right: exactly 2 more units sell.
-    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 43, quantity: 3 })).toEqual({
+    // D1 is changed behind the object's back: it must not believe any of it.
+    await env.DB.batch([
+      env.DB.prepare("UPDATE tickets SET sold = 0, stock = 100 WHERE id = ?").bind(ticket.id),
+      env.DB.prepare("DELETE FROM purchases WHERE ticket_id = ?").bind(ticket.id),
+      env.DB.prepare(
+        "INSERT INTO purchases (id, user_id, ticket_id, game_id, quantity, unit_price_minor, total_price_minor, currency, created_at) VALUES (?, 77, ?, ?, 1, 1, 1, 'EUR', '2026-01-01T00:00:00.000Z')",
+      ).bind(990_000_000 + ticket.id, ticket.id, ticket.game_id),
+    ]);
+    expect(await seller.buy(ticket.id, { user_id: 2, quantity: 3 })).toEqual({
       ok: false,
       code: "sold_out",
       available: 2,
     });
+
+    const res = await resync(ticket.id);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ticket_id: ticket.id, purchases: 1 });
+    const d1 = await inD1(ticket.id);
+    expect(d1).toMatchObject({ sold: 3, stock: 5 });
+    expect(d1.rows).toEqual([{ id: sold.ok ? sold.purchase.id : -1, user_id: 1, quantity: 3 }]);
   });
 
-  it("never oversells when its cached count is stale: the D1 guard fails the batch", async () => {
-    const ticket = await createTicket({ stock: 10 });
+  it("answers 404 to a resync of a ticket that does not exist", async () => {
+    await expectProblem(await resync(987_654_321), 404, "not_found");
+  });
+
+  it("groups concurrent orders into few D1 writes, each within D1's 100 parameters", async () => {
+    const ticket = await createTicket({ stock: 1_000 });
     await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 1 });
-    // Someone sold 8 more units behind the object's back; it still believes 9 are left.
-    await env.DB.prepare("UPDATE tickets SET sold = 9 WHERE id = ?").bind(ticket.id).run();
+    const writes: number[][] = [];
+    const restore = interceptD1((call, forward) => {
+      if (call.writes) writes.push(call.statements.map((s) => s.params.length));
+      return forward();
+    });
+    const orders = 250;
     const outcomes = await Promise.all(
-      Array.from({ length: 4 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 20 + i, quantity: 1 })),
+      Array.from({ length: orders }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: 100 + i, quantity: 1 })),
     );
-    expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
-    expect(outcomes.filter((o) => !o.ok && o.code === "sold_out")).toHaveLength(3);
-    const row = await env.DB.prepare("SELECT sold FROM tickets WHERE id = ?").bind(ticket.id).first();
-    expect(row).toEqual({ sold: 10 });
+    restore();
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    // Changes made during one D1 round trip share the next one.
+    expect(writes.length).toBeLessThan(orders / 5);
+    for (const params of writes.flat()) expect(params).toBeLessThanOrEqual(100);
+    const d1 = await inD1(ticket.id);
+    expect(d1.sold).toBe(orders + 1);
+    expect(d1.rows).toHaveLength(orders + 1);
   });
 
-  it("rolls back the whole batch when the guard fails: no purchase without its count", async () => {
+  it("answers sold-out orders without touching D1", async () => {
     const ticket = await createTicket({ stock: 2 });
-    const db = database(env.DB);
-    const row = (user_id: number) => ({
-      user_id,
-      ticket_id: ticket.id,
-      game_id: ticket.game_id,
-      quantity: 1,
-      unit_price_minor: 100,
-      total_price_minor: 100,
-      currency: "EUR",
-      created_at: new Date().toISOString(),
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 2 })).toMatchObject({ ok: true });
+    const { counts, restore } = countD1();
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => sellerOf(ticket.id).buy(ticket.id, { user_id: i, quantity: 1 })),
+    );
+    restore();
+    expect(outcomes.every((o) => !o.ok && o.code === "sold_out")).toBe(true);
+    expect(counts.calls).toBe(0);
+  });
+
+  it("refuses a sale that would oversell with the CHECK in its own storage, and rolls it back whole", async () => {
+    const ticket = await createTicket({ stock: 2 });
+    expect(await sellerOf(ticket.id).buy(ticket.id, { user_id: 1, quantity: 2 })).toMatchObject({ ok: true });
+    const before = await inObject(ticket.id);
+    // Past the object's own checks, straight to the write: the database must refuse it.
+    await runInDurableObject(sellerOf(ticket.id), (_, state) => {
+      const db = store.openStore(state.storage);
+      expect(() => recordSale(db, before.ticket, { user_id: 2, quantity: 1 }, new Date().toISOString())).toThrow(
+        /CHECK constraint failed/,
+      );
     });
-    await expect(commitPurchases(db, ticket.id, [row(1), row(2), row(3)])).rejects.toThrow();
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 0, rows: 0, units: 0 });
-    await expect(commitPurchases(db, ticket.id, [row(1), row(2)])).resolves.toHaveLength(2);
-    expect(await soldInD1(ticket.id)).toEqual({ sold: 2, rows: 2, units: 2 });
+    expect(await inObject(ticket.id)).toEqual(before); // no purchase, no id taken, no version, no outbox entry
+  });
+
+  it("takes over a ticket from before: its purchases, their keys and the units each user holds", async () => {
+    const game = freshGameId();
+    const now = new Date().toISOString();
+    const { id: ticketId } = (await env.DB.prepare(
+      "INSERT INTO tickets (game_id, name, price_minor, stock, sold, max_per_user, created_at, updated_at) VALUES (?, 'Old', 500, 5, 2, 2, ?, ?) RETURNING id",
+    )
+      .bind(game, now, now)
+      .first<{ id: number }>())!;
+    const body = { user_id: 7, ticket_id: ticketId, quantity: 2 };
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(body))),
+    );
+    const hash = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const oldId = 980_000_000 + ticketId;
+    await env.DB.prepare(
+      "INSERT INTO purchases (id, user_id, ticket_id, game_id, quantity, unit_price_minor, total_price_minor, currency, created_at, idem_principal, idem_key, idem_hash) VALUES (?, 7, ?, ?, 2, 500, 1000, 'EUR', ?, 'admin', 'before', ?)",
+    )
+      .bind(oldId, ticketId, game, now, hash)
+      .run();
+
+    const replay = await postJson("/tickets/buy", body, { ...asAdmin, "Idempotency-Key": "before" });
+    expect(replay.status).toBe(200);
+    expect(((await replay.json()) as { id: number }).id).toBe(oldId);
+    const over = await postJson("/tickets/buy", { user_id: 7, ticket_id: ticketId }, asAdmin);
+    expect(await expectProblem(over, 409, "user_limit")).toMatchObject({ bought: 2 });
+    expect((await buy({ user_id: 8, ticket_id: ticketId, quantity: 2 })).status).toBe(200);
+    expect((await buy({ user_id: 9, ticket_id: ticketId, quantity: 2 })).body).toMatchObject({ available: 1 });
+  });
+
+  it("hands out purchase ids unique across tickets, from blocks reserved in D1", async () => {
+    const [a, b] = [await createTicket({ stock: 50 }), await createTicket({ stock: 50 })];
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        sellerOf(i % 2 ? a.id : b.id).buy(i % 2 ? a.id : b.id, { user_id: i, quantity: 1 }),
+      ),
+    );
+    const ids = outcomes.map((o) => (o.ok ? o.purchase.id : 0));
+    expect(ids.every((id) => Number.isSafeInteger(id) && id > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("sells through a D1 outage until its id reserve is spent, then 503 with nothing bought; sells again after", async () => {
+    const ticket = await createTicket({ stock: 100 });
+    expect((await buy({ user_id: 1, ticket_id: ticket.id })).status).toBe(200);
+    // Leave the object three ids, as if it had sold the rest of its reserve.
+    const block = await allocatePurchaseIds(database(env.DB), 3);
+    await runInDurableObject(sellerOf(ticket.id), (_, state) => {
+      state.storage.sql.exec("DELETE FROM id_blocks");
+      state.storage.sql.exec("INSERT INTO id_blocks (next, end) VALUES (?, ?)", block.start, block.end);
+    });
+    const restore = d1Down();
+    const during = [];
+    for (let user = 2; user <= 5; user++)
+      during.push(await postJson("/tickets/buy", { user_id: user, ticket_id: ticket.id }));
+    restore();
+    expect(during.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+    const problem = await expectProblem(during[3]!, 503, "unavailable");
+    expect(problem.detail).toMatch(/Nothing was done/);
+    expect((await inObject(ticket.id)).ticket.sold).toBe(4); // the refused order bought nothing
+
+    await scheduler.wait(600); // the id requests' backoff
+    expect((await buy({ user_id: 5, ticket_id: ticket.id })).status).toBe(200);
+    await settle(ticket.id);
+    const d1 = await inD1(ticket.id);
+    expect(d1.rows.map((r) => r.user_id)).toEqual([1, 2, 3, 4, 5]);
+    expect(d1.sold).toBe(5);
+  });
+
+  it("reserves the next block of ids ahead of need", async () => {
+    const ticket = await createTicket({ stock: 100 });
+    expect((await buy({ user_id: 1, ticket_id: ticket.id })).status).toBe(200);
+    const block = await allocatePurchaseIds(database(env.DB), 10);
+    await runInDurableObject(sellerOf(ticket.id), (_, state) => {
+      state.storage.sql.exec("DELETE FROM id_blocks");
+      state.storage.sql.exec("INSERT INTO id_blocks (next, end) VALUES (?, ?)", block.start, block.end);
+    });
+    expect((await buy({ user_id: 2, ticket_id: ticket.id })).status).toBe(200);
+    await scheduler.wait(50);
+    expect((await inObject(ticket.id)).reserved).toBeGreaterThanOrEqual(9 + 4_096);
+  });
+
+  it("projects changes a restart left pending, on its own, by its alarm", async () => {
+    const ticket = await createTicket({ stock: 10 });
+    const restore = d1Down();
+    const answers = [await buy({ user_id: 1, ticket_id: ticket.id }), await buy({ user_id: 2, ticket_id: ticket.id })];
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    await evictDurableObject(sellerOf(ticket.id));
+    restore();
+    expect((await inD1(ticket.id)).rows).toEqual([]);
+    expect(await runDurableObjectAlarm(sellerOf(ticket.id))).toBe(true);
+    await settle(ticket.id);
+    expect((await inD1(ticket.id)).rows.map((r) => r.user_id)).toEqual([1, 2]);
+    expect((await inObject(ticket.id)).pending).toBe(0);
   });
 });

@@ -30,7 +30,7 @@ describe("max_per_user", () => {
     expect(row).toEqual({ units: 4 });
   });
 
-  it("is re-derived from D1 after the object restarts", async () => {
+  it("survives a restart of the object, being kept in its storage", async () => {
     const ticket = await createTicket({ stock: 100, max_per_user: 3 });
     expect((await buy({ user_id: 9, ticket_id: ticket.id, quantity: 2 })).status).toBe(200);
     await evictDurableObject(env.TICKET_SELLER.getByName(String(ticket.id)));

@@ -1,263 +1,210 @@
 import { DurableObject } from "cloudflare:workers";
-import {
-  commitPurchases,
-  type Db,
-  database,
-  findPurchasesByKeys,
-  getTicketWithBuyers,
-  type IdempotencyKey,
-  listPurchasesAt,
-} from "../db/queries";
-import type { PurchaseRow, TicketRow } from "../db/schema";
+import { allocatePurchaseIds, database, getTicket, type IdempotencyKey, listPurchasesOfTicket } from "../db/queries";
+import type { TicketRow as D1TicketRow } from "../db/schema";
+import { logError } from "./backoff";
+import { ID_BLOCK, IdReserve } from "./ids";
+import { Outbox } from "./outbox";
+import { patchRefusal, type Rejection, saleRefusal, type TicketPatch } from "./rules";
+import { adoptTicket, applyPatch, recordSale } from "./sales";
+import type { PurchaseRow, TicketRow } from "./schema";
+import * as store from "./store";
+
+export type { Rejection, TicketPatch } from "./rules";
 
 export interface OrderRequest {
   user_id: number;
   quantity: number;
   idempotency?: IdempotencyKey;
+  /** Epoch ms after which the caller has given up: an order that waited past it is not run. */
+  deadline?: number;
 }
 
-export type Rejection =
-  | { ok: false; code: "not_found" }
-  | { ok: false; code: "sales_closed" }
-  | { ok: false; code: "sold_out"; available: number }
-  | { ok: false; code: "user_limit"; max_per_user: number; bought: number }
-  | { ok: false; code: "over_max_per_order"; max_per_order: number }
-  | { ok: false; code: "key_reused" }
-  | { ok: false; code: "unavailable" };
-export type BuyOutcome = { ok: true; purchase: PurchaseRow } | Rejection;
+/** A purchase as the API shows it: the object's row with its ticket and game. */
+export type Purchase = Omit<PurchaseRow, "idem_principal" | "idem_key" | "idem_hash"> & {
+  ticket_id: number;
+  game_id: number;
+};
+export type BuyOutcome = { ok: true; purchase: Purchase } | Rejection;
+export type UpdateOutcome = { ok: true; ticket: TicketRow } | Rejection;
+export type ResyncOutcome = { ok: true; purchases: number } | Rejection;
 
-interface Order extends OrderRequest {
-  resolve: (outcome: BuyOutcome) => void;
-}
+/** At most this many calls wait inside one object; past it, new ones are refused at once. */
+export const MAX_IN_FLIGHT = 1_000;
+/** With changes pending, an alarm at most this far ahead projects them even if nothing else calls (after a crash). */
+const PENDING_ALARM_MS = 5_000;
 
-// At most this many purchases share one D1 batch (one transaction).
-export const MAX_GROUP = 100;
+const unavailable = (reason: string): Rejection => ({ ok: false, code: "unavailable", reason });
 
-const UNAVAILABLE: Rejection = { ok: false, code: "unavailable" };
-
-const keyOf = (k: { principal: string; key: string }) => `${k.principal}\u0000${k.key}`;
-
-/** Why an order cannot be sold, given the units still free and the user's units so far, or null. */
-function refusal(ticket: TicketRow, remaining: number, bought: number, quantity: number): Rejection | null {
-  if (quantity > ticket.max_per_order) {
-    return { ok: false, code: "over_max_per_order", max_per_order: ticket.max_per_order };
-  }
-  if (!ticket.active) return { ok: false, code: "sales_closed" };
-  if (quantity > remaining) return { ok: false, code: "sold_out", available: remaining };
-  if (ticket.max_per_user !== null && bought + quantity > ticket.max_per_user) {
-    return { ok: false, code: "user_limit", max_per_user: ticket.max_per_user, bought };
-  }
-  return null;
-}
-
-/** The answer for an order whose key already bought `stored`. */
-const replay = (order: OrderRequest, stored: PurchaseRow): BuyOutcome =>
-  stored.idem_hash === order.idempotency?.hash ? { ok: true, purchase: stored } : { ok: false, code: "key_reused" };
+const asPurchase = (t: TicketRow, { idem_principal, idem_key, idem_hash, ...p }: PurchaseRow): Purchase => ({
+  ...p,
+  ticket_id: t.id,
+  game_id: t.game_id,
+});
 
 /**
- * One object per ticket, the only writer of that ticket's sales.
- *
- * Awaiting D1 lets other calls into the object, so orders go through an
- * explicit queue drained by one loop at a time. While one D1 batch is in
- * flight, new orders wait; the next group is decided in memory against the
- * remaining stock and per-user limits and written in a single batch (group
- * commit). D1 stays the source of truth: the cached state is loaded on first
- * use (so again after a restart) and re-read whenever a write fails.
+ * One object per ticket: the one owner of that ticket's truth. Its state
+ * lives in its own SQLite; every change is one synchronous transaction there,
+ * outbox entry included, decided and committed on arrival. D1 is the read
+ * model, fed from the outbox; a writer's answer waits (boundedly) for the
+ * flush that carries its change, so its next read sees it.
  */
 export class TicketSeller extends DurableObject<Env> {
-  // Replaceable so tests can inject D1 faults into the real database.
-  db: Db = database(this.env.DB);
-  #ticketId = 0;
-  #ticket: TicketRow | undefined;
-  #bought = new Map<number, number>(); // units per user, kept only when the ticket has max_per_user
-  #queue: Order[] = [];
-  #inFlight = new Map<string, { hash: string; outcome: Promise<BuyOutcome> }>();
-  #draining = false;
-  #lastStamp = 0;
+  #db!: store.Store;
+  #d1 = database(this.env.DB);
+  #outbox!: Outbox;
+  #ids!: IdReserve;
+  #alarmAt: number | null = null;
+  #adopted = false; // once true, for good: the ticket's row exists in storage
+  #adopting: Promise<Rejection | null> | undefined;
+  #inFlight = 0;
 
-  async buy(ticketId: number, request: OrderRequest): Promise<BuyOutcome> {
-    this.#ticketId = ticketId;
-    const idem = request.idempotency;
-    if (idem) {
-      // A repeat of an order still in flight waits for the same answer.
-      const running = this.#inFlight.get(keyOf(idem));
-      if (running) return running.hash === idem.hash ? running.outcome : { ok: false, code: "key_reused" };
-    } else {
-      // Refusals against committed state are final (pending writes only take
-      // more units), so answer them from memory without waiting in line.
-      // Keyed orders wait: a retry of a past purchase must replay it.
-      const ticket = this.#ticket;
-      const early =
-        ticket && refusal(ticket, ticket.stock - ticket.sold, this.#bought.get(request.user_id) ?? 0, request.quantity);
-      if (early) return early;
-    }
-    const outcome = new Promise<BuyOutcome>((resolve) => {
-      this.#queue.push({ ...request, resolve });
-      if (!this.#draining) void this.#drain();
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#db = store.openStore(ctx.storage);
+      this.#outbox = new Outbox(this.#db, this.env.DB, (at) => this.#armAlarm(at));
+      this.#ids = new IdReserve(this.#db, this.#d1);
+      this.#alarmAt = await ctx.storage.getAlarm();
+      // Changes a crash left unprojected go out now, not only at the alarm.
+      if (store.hasPendingChanges(this.#db)) void this.#outbox.flush();
     });
-    if (idem) {
-      this.#inFlight.set(keyOf(idem), { hash: idem.hash, outcome });
-      void outcome.then(() => this.#inFlight.delete(keyOf(idem)));
-    }
-    return outcome;
   }
 
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    try {
-      while (this.#queue.length > 0) {
-        const ticket = this.#ticket ?? (await this.#reload());
-        if (!ticket) {
-          // Not cached when absent: the ticket may be created later.
-          this.#settleAll(this.#queue.splice(0), ticket === null ? UNAVAILABLE : { ok: false, code: "not_found" });
-          continue;
+  async buy(ticketId: number, order: OrderRequest): Promise<BuyOutcome> {
+    return this.#admit(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const missing = await this.#owned(ticketId, order.deadline);
+        if (missing) return missing;
+        // From here to the commit nothing is awaited: the decision and the write see the same state.
+        const t = store.readTicket(this.#db)!;
+        const key = order.idempotency;
+        const stored = key && store.findByKey(this.#db, key.principal, key.key);
+        if (stored) {
+          if (stored.idem_hash !== key.hash) return { ok: false, code: "key_reused" };
+          await this.#outbox.settled(stored.version);
+          return { ok: true, purchase: asPurchase(t, stored) };
         }
-        const candidates = await this.#withoutReplays(this.#queue.splice(0, MAX_GROUP));
-        const group: Order[] = [];
-        let remaining = ticket.stock - ticket.sold;
-        const pending = new Map<number, number>();
-        for (const order of candidates) {
-          const bought = (this.#bought.get(order.user_id) ?? 0) + (pending.get(order.user_id) ?? 0);
-          const refused = refusal(ticket, remaining, bought, order.quantity);
-          if (refused) {
-            order.resolve(refused);
-          } else {
-            group.push(order);
-            remaining -= order.quantity;
-            pending.set(order.user_id, (pending.get(order.user_id) ?? 0) + order.quantity);
-          }
+        const now = new Date().toISOString();
+        const bought = t.max_per_user === null ? 0 : store.unitsOf(this.#db, order.user_id);
+        const refused = saleRefusal(t, now, bought, order.quantity);
+        if (refused) return refused;
+        const sold = recordSale(this.#db, t, order, now);
+        if (sold) {
+          this.#ids.used();
+          if (this.#ids.low(sold.idsLeft)) void this.#ids.refill();
+          await this.#written(sold.purchase.version);
+          return { ok: true, purchase: asPurchase(t, sold.purchase) };
         }
-        if (group.length > 0) await this.#commit(ticket, group);
+        // No purchase id left: only D1 can reserve more. Decide again once it has.
+        if (attempt > 0 || !(await this.#ids.refill())) return unavailable("no purchase ids reserved");
       }
+    });
+  }
+
+  /** Applies an admin's change to the ticket; the next order sees it. */
+  async update(ticketId: number, patch: TicketPatch): Promise<UpdateOutcome> {
+    return this.#admit(async () => {
+      const missing = await this.#owned(ticketId);
+      if (missing) return missing;
+      const t = store.readTicket(this.#db)!;
+      const refused = patchRefusal(t, patch);
+      if (refused) return refused;
+      const changes = Object.entries(patch).some(([k, v]) => t[k as keyof TicketRow] !== v);
+      if (!changes) return { ok: true, ticket: t };
+      const row = applyPatch(this.#db, t, patch, new Date().toISOString());
+      await this.#written(row.version);
+      return { ok: true, ticket: row };
+    });
+  }
+
+  /** Takes ownership of a ticket just created in D1, so its first sale need not read D1. */
+  async adopt(ticketId: number, row: D1TicketRow): Promise<void> {
+    await this.#admit(() => this.#owned(ticketId, undefined, row));
+  }
+
+  /** Rewrites the ticket and its purchases in D1 from this object (repairs the read model). */
+  async resync(ticketId: number): Promise<ResyncOutcome> {
+    return this.#admit(async () => {
+      const missing = await this.#owned(ticketId);
+      if (missing) return missing;
+      try {
+        return { ok: true, ...(await this.#outbox.resync()) };
+      } catch (err) {
+        logError("resync failed", { ticket_id: ticketId }, err);
+        return unavailable("D1 failed during the resync");
+      }
+    });
+  }
+
+  /** The ticket as this object holds it (the truth, not the read model). */
+  async ticket(ticketId: number): Promise<TicketRow | Rejection> {
+    return this.#admit(async () => (await this.#owned(ticketId)) ?? store.readTicket(this.#db)!);
+  }
+
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    await this.#outbox.flush(true);
+    if (store.hasPendingChanges(this.#db)) {
+      const backoff = this.#outbox.backoff;
+      await this.#armAlarm(backoff.waiting ? backoff.retryAt : Date.now() + PENDING_ALARM_MS);
+    }
+  }
+
+  /** Bounds the calls waiting in this object: past the bound, refused at once with nothing done. */
+  async #admit<T>(work: () => Promise<T | Rejection>): Promise<T | Rejection> {
+    if (this.#inFlight >= MAX_IN_FLIGHT) return { ok: false, code: "overloaded" };
+    this.#inFlight++;
+    try {
+      return await work();
     } finally {
-      this.#draining = false;
+      this.#inFlight--;
     }
   }
 
-  /** Answers orders whose idempotency key already bought; returns the others. */
-  async #withoutReplays(orders: Order[]): Promise<Order[]> {
-    const keyed = orders.filter((o) => o.idempotency);
-    if (keyed.length === 0) return orders;
-    let stored: PurchaseRow[];
-    try {
-      stored = await findPurchasesByKeys(
-        this.db,
-        keyed.map((o) => o.idempotency!),
-      );
-    } catch {
-      this.#settleAll(keyed, UNAVAILABLE);
-      return orders.filter((o) => !o.idempotency);
-    }
-    const byKey = new Map(stored.map((row) => [keyOf({ principal: row.idem_principal!, key: row.idem_key! }), row]));
-    return orders.filter((order) => {
-      const row = order.idempotency && byKey.get(keyOf(order.idempotency));
-      if (row) order.resolve(replay(order, row));
-      return !row;
+  /**
+   * Null once the object owns its ticket, taken over from D1 on first use;
+   * else why not. After a wait, nothing runs past the caller's deadline.
+   */
+  async #owned(ticketId: number, deadline?: number, given?: D1TicketRow): Promise<Rejection | null> {
+    this.#adopted ||= store.readTicket(this.#db) !== undefined;
+    if (this.#adopted) return null;
+    this.#adopting ??= this.#adopt(ticketId, given).finally(() => {
+      this.#adopting = undefined;
     });
+    const refused = await this.#adopting;
+    if (deadline !== undefined && Date.now() > deadline) return unavailable("the order's deadline passed");
+    return refused;
   }
 
-  async #commit(ticket: TicketRow, group: Order[]): Promise<void> {
-    const createdAt = this.#stamp();
-    const rows = group.map((order) => ({
-      user_id: order.user_id,
-      ticket_id: ticket.id,
-      game_id: ticket.game_id,
-      quantity: order.quantity,
-      unit_price_minor: ticket.price_minor,
-      total_price_minor: ticket.price_minor * order.quantity,
-      currency: ticket.currency,
-      created_at: createdAt,
-      idem: order.idempotency,
-    }));
-    const units = rows.reduce((sum, row) => sum + row.quantity, 0);
+  async #adopt(ticketId: number, given?: D1TicketRow): Promise<Rejection | null> {
     try {
-      const stored = await commitPurchases(this.db, ticket.id, rows);
-      ticket.sold += units;
-      if (ticket.max_per_user !== null) {
-        for (const row of rows) this.#bought.set(row.user_id, (this.#bought.get(row.user_id) ?? 0) + row.quantity);
+      const row = given ?? (await getTicket(this.#d1, ticketId));
+      if (!row) return { ok: false, code: "not_found" }; // not remembered: it may be created later
+      const earlier = [];
+      for (let after = 0; !given; ) {
+        const page = await listPurchasesOfTicket(this.#d1, ticketId, after, 1_000);
+        earlier.push(...page);
+        if (page.length < 1_000) break;
+        after = page.at(-1)!.id;
       }
-      this.#answerStored(group, stored);
-      return;
-    } catch (err) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          message: "purchase batch failed",
-          ticket_id: ticket.id,
-          orders: group.length,
-          error: String(err),
-        }),
-      );
-    }
-    // The batch failed, or its answer was lost. Settle against the truth.
-    const fresh = await this.#reload();
-    if (!fresh) return this.#settleAll(group, UNAVAILABLE);
-    if (fresh.sold === ticket.sold + units) {
-      // It committed after all: answer with what was stored.
-      const stored = await listPurchasesAt(this.db, ticket.id, createdAt).catch(() => []);
-      if (stored.length !== group.length) return this.#settleAll(group, UNAVAILABLE);
-      return this.#answerStored(group, stored);
-    }
-    if (group.length === 1) {
-      // Alone, it failed on the stock guard, on its key being used meanwhile, or on D1 itself.
-      const [order] = (await this.#withoutReplays(group)) as [Order?];
-      if (!order) return;
-      const refused = refusal(fresh, fresh.stock - fresh.sold, this.#bought.get(order.user_id) ?? 0, order.quantity);
-      return order.resolve(refused ?? UNAVAILABLE);
-    }
-    // One by one, so a single bad order cannot sink the others.
-    for (const order of group) {
-      const current = this.#ticket;
-      if (!current) {
-        order.resolve(UNAVAILABLE);
-        continue;
-      }
-      const refused = refusal(
-        current,
-        current.stock - current.sold,
-        this.#bought.get(order.user_id) ?? 0,
-        order.quantity,
-      );
-      if (refused) order.resolve(refused);
-      else await this.#commit(current, [order]);
-    }
-  }
-
-  /** Re-reads the ticket (and its buyers' units) from D1: the row, undefined if absent, null if D1 failed. */
-  async #reload(): Promise<TicketRow | undefined | null> {
-    try {
-      const { ticket, buyers } = await getTicketWithBuyers(this.db, this.#ticketId);
-      this.#ticket = ticket;
-      this.#bought = buyers;
-      return ticket;
-    } catch (err) {
-      this.#ticket = undefined;
-      console.error(
-        JSON.stringify({
-          level: "error",
-          message: "ticket read failed",
-          ticket_id: this.#ticketId,
-          error: String(err),
-        }),
-      );
+      const ids = await allocatePurchaseIds(this.#d1, ID_BLOCK);
+      adoptTicket(this.#db, row, earlier, ids);
       return null;
+    } catch (err) {
+      logError("taking over the ticket from D1 failed", { ticket_id: ticketId }, err);
+      return unavailable("the ticket could not be read");
     }
   }
 
-  /** Answers each order with its stored row, in order. */
-  #answerStored(orders: Order[], stored: PurchaseRow[]): void {
-    orders.forEach((order, i) => {
-      order.resolve({ ok: true, purchase: stored[i]! });
-    });
+  /** After a change: make sure an alarm will project it even if this instance dies, then wait for the flush. */
+  async #written(version: number): Promise<void> {
+    if (this.#alarmAt === null) await this.#armAlarm(Date.now() + PENDING_ALARM_MS);
+    await this.#outbox.settled(version);
   }
 
-  #settleAll(orders: Order[], outcome: BuyOutcome): void {
-    for (const order of orders) order.resolve(outcome);
-  }
-
-  /** A creation time unique to each group of this object, so a group can be found again. */
-  #stamp(): string {
-    this.#lastStamp = Math.max(Date.now(), this.#lastStamp + 1);
-    return new Date(this.#lastStamp).toISOString();
+  async #armAlarm(at: number): Promise<void> {
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 }

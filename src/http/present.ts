@@ -1,10 +1,12 @@
-import type { PurchaseRow, TicketRow } from "../db/schema";
+import type { TicketRow } from "../do/schema";
+import type { Purchase } from "../do/ticket-seller";
 
-// The API's view of stored rows: money back to decimal units, derived fields added.
+// The API's view of stored rows (the object's, or D1's projection of them):
+// money back to decimal units, derived fields added.
 
 const money = (minor: number) => minor / 100;
 
-export const toTicket = (row: TicketRow) => ({
+export const toTicket = (row: Omit<TicketRow, "clock">) => ({
   id: row.id,
   game_id: row.game_id,
   name: row.name,
@@ -18,11 +20,13 @@ export const toTicket = (row: TicketRow) => ({
   max_per_order: row.max_per_order,
   max_per_user: row.max_per_user,
   active: row.active,
+  sales_start: row.sales_start,
+  sales_end: row.sales_end,
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
 
-export const toPurchase = (row: PurchaseRow) => ({
+export const toPurchase = (row: Purchase) => ({
   id: row.id,
   user_id: row.user_id,
   ticket_id: row.ticket_id,

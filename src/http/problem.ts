@@ -18,10 +18,14 @@ const titles = {
   sold_out: "Sold out",
   sales_closed: "Sales closed",
   user_limit: "Per-user limit reached",
+  stock_below_sold: "Stock below units sold",
+  currency_locked: "Currency locked",
   idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",
   unavailable: "Service unavailable",
+  overloaded: "Overloaded",
+  outcome_unknown: "Outcome unknown",
   internal: "Internal server error",
 } as const;
 
@@ -48,7 +52,11 @@ export const invalid = (errors: FieldError[]) =>
     errors,
   });
 
+/** 503s say whether anything was done: `unavailable` and `overloaded` only when nothing was, for certain. */
 export const unavailable = (detail: string) => new ApiError(503, "unavailable", detail, {}, { "Retry-After": "1" });
+export const overloaded = (detail: string) => new ApiError(503, "overloaded", detail, {}, { "Retry-After": "1" });
+export const outcomeUnknown = (detail: string) =>
+  new ApiError(503, "outcome_unknown", detail, {}, { "Retry-After": "1" });
 
 export function problem(c: Context, err: ApiError): Response {
   return c.json(

@@ -14,7 +14,7 @@ const CONTROL_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const label = (max: number) =>
   z
     .string()
-    .min(1)
+    .min(1, { abort: true })
     .max(max)
     .refine((s) => /\S/.test(s), "must not be blank")
     .refine((s) => !CONTROL.test(s), "must not contain control characters");
@@ -29,31 +29,69 @@ const price = z
 
 const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code of 3 upper-case letters");
 
+// An instant in UTC ("Z"), stored in one normal form so instants compare as text.
+const instant = z.iso
+  .datetime({ abort: true, message: "must be an ISO 8601 date and time in UTC, e.g. 2026-12-01T10:00:00Z" })
+  .refine((s) => new Date(s).toISOString().slice(0, 10) === s.slice(0, 10), "must be a real calendar date")
+  .transform((s) => new Date(s).toISOString())
+  .openapi({ type: "string", format: "date-time", example: "2026-12-01T10:00:00Z" });
+
+// The fields of a ticket an admin sets, at creation and in a PATCH.
+const ticketFields = {
+  name: label(120),
+  description: z
+    .string()
+    .max(2000)
+    .refine((s) => !CONTROL_BUT_WHITESPACE.test(s), "must not contain control characters"),
+  type: label(40),
+  price: price.openapi({ description: "In currency units, at most 2 decimals; stored as integer hundredths." }),
+  currency,
+  stock: z.int().min(0).max(1_000_000),
+  max_per_order: z.int().min(1).max(100),
+  max_per_user: z
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .nullable()
+    .openapi({ description: "Units one user may buy across all orders; null: no limit." }),
+  active: z.boolean(),
+  sales_start: instant.nullable().openapi({ description: "Sales open at this instant (UTC); null: at once." }),
+  sales_end: instant
+    .nullable()
+    .openapi({ description: "Sales close at this instant (UTC), after sales_start; null: no end." }),
+};
+
 export const createTicketSchema = z
   .strictObject({
     game_id: id,
-    name: label(120),
-    description: z
-      .string()
-      .max(2000)
-      .refine((s) => !CONTROL_BUT_WHITESPACE.test(s), "must not contain control characters")
-      .default(""),
-    type: label(40).default("general"),
-    price: price.openapi({ description: "In currency units, at most 2 decimals; stored as integer hundredths." }),
+    ...ticketFields,
+    description: ticketFields.description.default(""),
+    type: ticketFields.type.default("general"),
     currency: currency.default("EUR"),
-    stock: z.int().min(0).max(1_000_000),
-    max_per_order: z.int().min(1).max(100).default(10),
-    max_per_user: z
-      .int()
-      .min(1)
-      .max(1_000_000)
-      .nullable()
-      .default(null)
-      .openapi({ description: "Units one user may buy across all orders; null: no limit." }),
-    active: z.boolean().default(true),
+    max_per_order: ticketFields.max_per_order.default(10),
+    max_per_user: ticketFields.max_per_user.default(null),
+    active: ticketFields.active.default(true),
+    sales_start: ticketFields.sales_start.default(null),
+    sales_end: ticketFields.sales_end.default(null),
   })
   .openapi("TicketCreate", {
     example: { game_id: 1, name: "North Stand", type: "socio", price: 35.5, stock: 500, max_per_user: 4 },
+  });
+
+export const patchTicketSchema = z
+  .strictObject(ticketFields)
+  .partial()
+  .extend({
+    game_id: z
+      .unknown()
+      .refine(() => false, "cannot be changed: a ticket belongs to one game")
+      .optional()
+      .openapi({ description: "Cannot be changed." }),
+  })
+  .openapi("TicketPatch", {
+    description:
+      "JSON merge patch (RFC 7396): the fields to change; null clears max_per_user, sales_start or sales_end.",
+    example: { price: 39, stock: 600, sales_end: "2026-12-05T18:00:00Z" },
   });
 
 export const buySchema = z
@@ -82,6 +120,8 @@ export const ticketSchema = z
     max_per_order: z.int(),
     max_per_user: z.int().nullable(),
     active: z.boolean(),
+    sales_start: timestamp.nullable(),
+    sales_end: timestamp.nullable(),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -112,6 +152,9 @@ export const problemSchema = z
     available: z.int().optional().openapi({ description: "sold_out: units left" }),
     max_per_user: z.int().optional(),
     bought: z.int().optional().openapi({ description: "user_limit: units this user holds" }),
+    sold: z.int().optional().openapi({ description: "stock_below_sold, currency_locked: units sold" }),
+    sales_start: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales open" }),
+    sales_end: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales close" }),
   })
   .openapi("Problem", {
     description: "RFC 9457 problem document",

@@ -58,7 +58,9 @@ it.skipIf(!available)("renders /docs with every operation, and a try-it call suc
     body: JSON.stringify({ game_id: 7, name: "Docs Stand", price: 20, stock: 9 }),
   });
   const ticket = (await created.json()) as { id: number };
-  const op = page.locator(".opblock", { has: page.locator('.opblock-summary-path[data-path="/tickets/{ticket_id}"]') });
+  const op = page.locator(".opblock-get", {
+    has: page.locator('.opblock-summary-path[data-path="/tickets/{ticket_id}"]'),
+  });
   await op.locator(".opblock-summary").click();
   await op.locator("button.try-out__btn").click();
   await op.locator('input[placeholder="ticket_id"]').fill(String(ticket.id));

@@ -1,0 +1,10 @@
+import { defineConfig } from "drizzle-kit";
+
+// The ticket object's own SQLite. drizzle-kit writes the migrations and a
+// migrations.js that imports them; the object applies them when it starts.
+export default defineConfig({
+  dialect: "sqlite",
+  driver: "durable-sqlite",
+  schema: "./src/do/schema.ts",
+  out: "./src/do/migrations",
+});

@@ -1,0 +1,79 @@
+import { and, eq, getTableColumns, gte, lte, type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { PurchaseRow as ObjectPurchase, TicketRow as ObjectTicket } from "../do/schema";
+import { database } from "./queries";
+import { purchases, tickets } from "./schema";
+
+// How the ticket objects write their rows into D1: idempotent upserts that
+// only ever replace a row with a newer version of it, so a write repeated
+// after a lost answer, or arriving late, changes nothing. Each function gives
+// D1 statements, for one D1 batch (one transaction).
+
+/** `newer`: the projection of changes. `repair`: a resync, which also rewrites a row D1 holds at the same version. */
+export type Mode = "newer" | "repair";
+
+const newer = (version: SQLiteColumn, mode: Mode) =>
+  mode === "newer" ? sql`excluded."version" > ${version}` : sql`excluded."version" >= ${version}`;
+
+const statement = (d1: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }) => {
+  const { sql: text, params } = query.toSQL();
+  return d1.prepare(text).bind(...params);
+};
+
+export function upsertTicket(d1: D1Database, row: ObjectTicket, mode: Mode = "newer"): D1PreparedStatement {
+  const { clock: _, ...values } = row;
+  const set: Record<string, SQL> = {};
+  for (const column of Object.keys(values)) if (column !== "id") set[column] = sql.raw(`excluded."${column}"`);
+  return statement(
+    d1,
+    database(d1)
+      .insert(tickets)
+      .values(values)
+      .onConflictDoUpdate({ target: tickets.id, set, setWhere: newer(tickets.version, mode) }),
+  );
+}
+
+// Every column of a D1 purchase: the object's rows carry all but the ticket and game.
+const purchaseColumns = Object.keys(getTableColumns(purchases));
+const quoted = purchaseColumns.map((c) => `"${c}"`).join(", ");
+const fromJson = purchaseColumns
+  .map((c) => (c === "ticket_id" ? "?1" : c === "game_id" ? "?2" : `j.value ->> '${c}'`))
+  .join(", ");
+const updates = purchaseColumns
+  .filter((c) => c !== "id")
+  .map((c) => `"${c}" = excluded."${c}"`)
+  .join(", ");
+const upsertPurchasesSql = (mode: Mode) =>
+  `INSERT INTO "purchases" (${quoted}) SELECT ${fromJson} FROM json_each(?3) AS j WHERE true ` +
+  `ON CONFLICT ("id") DO UPDATE SET ${updates} WHERE excluded."version" ${mode === "newer" ? ">" : ">="} "purchases"."version"`;
+
+/**
+ * Upserts the object's purchases in one statement, however many: the rows go
+ * as one JSON parameter (D1 binds at most 100) and SQLite unpacks them.
+ */
+export function upsertPurchases(
+  d1: D1Database,
+  ticket: { id: number; game_id: number },
+  rows: ObjectPurchase[],
+  mode: Mode = "newer",
+): D1PreparedStatement[] {
+  if (rows.length === 0) return [];
+  return [d1.prepare(upsertPurchasesSql(mode)).bind(ticket.id, ticket.game_id, JSON.stringify(rows))];
+}
+
+/** Deletes the ticket's D1 purchases with ids in [from, to] that the object does not have. */
+export function deleteOtherPurchases(d1: D1Database, ticketId: number, from: number, to: number, keep: number[]) {
+  return statement(
+    d1,
+    database(d1)
+      .delete(purchases)
+      .where(
+        and(
+          eq(purchases.ticket_id, ticketId),
+          gte(purchases.id, from),
+          lte(purchases.id, to),
+          sql`${purchases.id} NOT IN (SELECT value FROM json_each(${JSON.stringify(keep)}))`,
+        ),
+      ),
+  );
+}

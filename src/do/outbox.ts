@@ -1,0 +1,133 @@
+import { deleteOtherPurchases, upsertPurchases, upsertTicket } from "../db/projection";
+import { Backoff, logError } from "./backoff";
+import * as store from "./store";
+
+// The projection of the object's changes into D1. Changes wait in the
+// outbox (written in their own transaction); one flush at a time carries all
+// of them to D1 in one batch, so everything that changed during a D1 round
+// trip shares the next one (group commit).
+
+/** Rows per flush: one D1 batch. */
+const MAX_ROWS = 200;
+/** A writer waits at most this long for the flush that carries its change. */
+export const PROJECTION_WAIT_MS = 2_000;
+const RESYNC_PAGE = 500;
+
+export class Outbox {
+  readonly backoff = new Backoff();
+  #projected: number;
+  #waiters: { version: number; resolve: () => void }[] = [];
+  #running: Promise<unknown> | undefined; // the flush or resync under way: one at a time
+
+  constructor(
+    private readonly db: store.Store,
+    private readonly d1: D1Database,
+    private readonly onFailure: (retryAt: number) => Promise<void>,
+  ) {
+    this.#projected = store.projectedVersion(db);
+  }
+
+  /**
+   * Resolves once D1 holds every change up to `version` (read-your-writes),
+   * or after PROJECTION_WAIT_MS; at once while D1 is known to be failing.
+   */
+  async settled(version: number): Promise<void> {
+    if (this.#projected >= version || this.backoff.waiting) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, PROJECTION_WAIT_MS);
+      this.#waiters.push({
+        version,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+      void this.flush();
+    });
+  }
+
+  /**
+   * Carries pending changes to D1 until none is left; a no-op while one runs,
+   * or while D1 is in backoff unless `retry` (the alarm that ends the backoff).
+   */
+  flush(retry = false): Promise<unknown> {
+    if (this.#running) return this.#running;
+    if (this.backoff.waiting && !retry) return Promise.resolve();
+    this.#running = this.#drain()
+      .catch((err) => logError("projection stopped", {}, err)) // the object is being reset: its successor resumes
+      .finally(() => {
+        this.#running = undefined;
+      });
+    return this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    for (;;) {
+      const entries = store.pendingChanges(this.db, MAX_ROWS);
+      if (entries.length === 0) return;
+      const { ticket, purchases } = store.rowsOf(this.db, entries);
+      try {
+        await this.d1.batch([upsertTicket(this.d1, ticket), ...upsertPurchases(this.d1, ticket, purchases)]);
+      } catch (err) {
+        const delay = this.backoff.failed();
+        logError("projection to D1 failed", { ticket_id: ticket.id, rows: entries.length, retry_in_ms: delay }, err);
+        await this.onFailure(this.backoff.retryAt);
+        return;
+      }
+      this.backoff.succeeded();
+      store.markProjected(this.db, entries, ticket.clock);
+      const before = this.#projected;
+      this.#projected = store.projectedVersion(this.db);
+      if (this.#projected <= before) {
+        // Cannot happen while every change takes a new version; never spin on D1 if it does.
+        logError("the outbox did not advance", { ticket_id: ticket.id, projected: before }, null);
+        return;
+      }
+      const done = this.#waiters.filter((w) => w.version <= this.#projected);
+      this.#waiters = this.#waiters.filter((w) => w.version > this.#projected);
+      for (const w of done) w.resolve();
+    }
+  }
+
+  /**
+   * Rewrites the ticket and all its purchases in D1 from this object, and
+   * deletes D1 purchases of the ticket that the object does not have.
+   * Runs alone: no flush overlaps it.
+   */
+  async resync(): Promise<{ purchases: number }> {
+    while (this.#running) await this.#running.catch(() => {});
+    const run = this.#resync();
+    this.#running = run
+      .catch(() => {})
+      .finally(() => {
+        this.#running = undefined;
+        void this.flush(); // changes made meanwhile
+      });
+    return run;
+  }
+
+  async #resync(): Promise<{ purchases: number }> {
+    let after = 0;
+    let count = 0;
+    for (;;) {
+      const ticket = store.readTicket(this.db)!;
+      const page = store.purchasesAfter(this.db, after, RESYNC_PAGE);
+      const last = page.length < RESYNC_PAGE;
+      const to = last ? Number.MAX_SAFE_INTEGER : page.at(-1)!.id;
+      await this.d1.batch([
+        upsertTicket(this.d1, ticket, "repair"),
+        ...upsertPurchases(this.d1, ticket, page, "repair"),
+        deleteOtherPurchases(
+          this.d1,
+          ticket.id,
+          after + 1,
+          to,
+          page.map((p) => p.id),
+        ),
+      ]);
+      count += page.length;
+      after = to;
+      if (last) return { purchases: count };
+    }
+  }
+}

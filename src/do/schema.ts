@@ -1,0 +1,111 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// The ticket object's own SQLite: the truth about one ticket. D1's tables
+// (src/db/schema.ts) are projections of these and reuse their fields.
+// Money is integer hundredths of the currency unit; timestamps are ISO 8601 UTC.
+
+/** A ticket's fields, as the object keeps them and D1 shows them. */
+export const ticketFields = () => ({
+  game_id: integer().notNull(),
+  name: text().notNull(),
+  description: text().notNull().default(""),
+  type: text().notNull().default("general"),
+  price_minor: integer().notNull(),
+  currency: text().notNull().default("EUR"),
+  stock: integer().notNull(),
+  sold: integer().notNull().default(0),
+  max_per_order: integer().notNull().default(10),
+  max_per_user: integer(), // units one user may buy across all orders; null: no limit
+  active: integer({ mode: "boolean" }).notNull().default(true),
+  sales_start: text(), // null: on sale from creation
+  sales_end: text(), // null: until sold out or closed
+  created_at: text().notNull(),
+  updated_at: text().notNull(),
+  // The object's change counter when this row last changed: the projection
+  // to D1 only ever replaces a row with a newer version of it.
+  version: integer().notNull().default(0),
+});
+
+/** A purchase's fields, as the object keeps them and D1 shows them. */
+export const purchaseFields = () => ({
+  user_id: integer().notNull(),
+  quantity: integer().notNull(),
+  unit_price_minor: integer().notNull(),
+  total_price_minor: integer().notNull(),
+  currency: text().notNull(),
+  created_at: text().notNull(),
+  version: integer().notNull().default(0),
+});
+
+// The rules that hold for a ticket wherever it is stored.
+type TicketColumns = ReturnType<typeof ticketFields>;
+export const ticketChecks = (name: string, t: { [K in keyof TicketColumns]: unknown }) => [
+  // The last line of defence against overselling: a write that would oversell fails.
+  check(`${name}_sold_within_stock`, sql`${t.sold} >= 0 AND ${t.sold} <= ${t.stock}`),
+  check(`${name}_price_not_negative`, sql`${t.price_minor} >= 0`),
+  check(`${name}_max_per_order_range`, sql`${t.max_per_order} BETWEEN 1 AND 100`),
+  check(`${name}_max_per_user_positive`, sql`${t.max_per_user} IS NULL OR ${t.max_per_user} >= 1`),
+];
+
+/** The one ticket this object owns: a single row. */
+export const ticket = sqliteTable(
+  "ticket",
+  {
+    id: integer().primaryKey(),
+    ...ticketFields(),
+    // The object's change counter: each transaction takes the next number as
+    // the version of every row it changes. Never projected.
+    clock: integer().notNull().default(0),
+  },
+  (t) => [
+    ...ticketChecks("ticket", t),
+    check(
+      "ticket_sales_window",
+      sql`${t.sales_start} IS NULL OR ${t.sales_end} IS NULL OR ${t.sales_end} > ${t.sales_start}`,
+    ),
+  ],
+);
+
+export const purchases = sqliteTable(
+  "purchases",
+  {
+    id: integer().primaryKey(), // from an id block allocated in D1: unique across all tickets
+    ...purchaseFields(),
+    // An Idempotency-Key is stored on the purchase it made, in the same
+    // transaction; keys are scoped to the caller (and, being here, the ticket).
+    idem_principal: text(),
+    idem_key: text(),
+    idem_hash: text(), // SHA-256 of the request body the key was first used with
+  },
+  (t) => [
+    check("purchases_quantity_positive", sql`${t.quantity} >= 1`),
+    index("purchases_user_idx").on(t.user_id), // a user's units, for max_per_user
+    uniqueIndex("purchases_idempotency_idx").on(t.idem_principal, t.idem_key),
+  ],
+);
+
+/**
+ * Rows changed since D1 last saw them: one entry per row, `since` the first
+ * unprojected change and `version` the latest. Written in the transaction of
+ * the change; removed once D1 holds that version.
+ */
+export const outbox = sqliteTable(
+  "outbox",
+  {
+    entity: text({ enum: ["ticket", "purchase"] }).notNull(),
+    entity_id: integer().notNull(),
+    since: integer().notNull(),
+    version: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.entity, t.entity_id] }), index("outbox_since_idx").on(t.since)],
+);
+
+/** Purchase ids reserved for this object in D1 (hi/lo): `next` up to `end`, exclusive. */
+export const idBlocks = sqliteTable("id_blocks", { next: integer().primaryKey(), end: integer().notNull() }, (t) => [
+  check("id_blocks_not_empty", sql`${t.next} < ${t.end}`),
+]);
+
+export type TicketRow = typeof ticket.$inferSelect;
+export type PurchaseRow = typeof purchases.$inferSelect;
+export type OutboxRow = typeof outbox.$inferSelect;

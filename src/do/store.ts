@@ -1,0 +1,201 @@
+import { and, asc, eq, gt, lte, min, sql, sum } from "drizzle-orm";
+import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
+import { migrate } from "drizzle-orm/durable-sqlite/migrator";
+import migrations from "./migrations/migrations.js";
+import { idBlocks, type OutboxRow, outbox, type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
+
+// Plain functions over the object's own SQLite. Everything here is
+// synchronous: a change is one transaction, decided and written before the
+// object awaits anything. The statements of the hot path are prepared once
+// per object (building a query costs more than running it).
+
+export type Store = DrizzleSqliteDODatabase;
+
+const p = sql.placeholder;
+
+function prepare(db: Store) {
+  // The rows of a flush, as a JSON array of [entity, id] pairs: one parameter however many.
+  const inFlush = sql`(${outbox.entity}, ${outbox.entity_id}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${p("rows")}))`;
+  return {
+    ticket: db.select().from(ticket).prepare(),
+    byKey: db
+      .select()
+      .from(purchases)
+      .where(and(eq(purchases.idem_principal, p("principal")), eq(purchases.idem_key, p("key"))))
+      .prepare(),
+    units: db
+      .select({ units: sum(purchases.quantity) })
+      .from(purchases)
+      .where(eq(purchases.user_id, p("user")))
+      .prepare(),
+    tick: db
+      .update(ticket)
+      .set({ clock: sql`${ticket.clock} + 1` })
+      .returning({ clock: ticket.clock })
+      .prepare(),
+    mark: db
+      .insert(outbox)
+      .select(
+        sql`SELECT value ->> 0, value ->> 1, ${p("version")}, ${p("version")} FROM json_each(${p("rows")}) WHERE true`,
+      )
+      .onConflictDoUpdate({ target: [outbox.entity, outbox.entity_id], set: { version: sql`excluded.version` } })
+      .prepare(),
+    insertPurchase: db
+      .insert(purchases)
+      .values({
+        id: p("id"),
+        user_id: p("user_id"),
+        quantity: p("quantity"),
+        unit_price_minor: p("unit_price_minor"),
+        total_price_minor: p("total_price_minor"),
+        currency: p("currency"),
+        created_at: p("created_at"),
+        version: p("version"),
+        idem_principal: p("idem_principal"),
+        idem_key: p("idem_key"),
+        idem_hash: p("idem_hash"),
+      })
+      .returning()
+      .prepare(),
+    addSold: db
+      .update(ticket)
+      .set({
+        sold: sql`${ticket.sold} + ${p("quantity")}`,
+        updated_at: sql`${p("now")}`,
+        version: sql`${p("version")}`,
+      })
+      .prepare(),
+    firstBlock: db.select().from(idBlocks).orderBy(asc(idBlocks.next)).limit(1).prepare(),
+    advanceBlock: db
+      .update(idBlocks)
+      .set({ next: sql`${idBlocks.next} + 1` })
+      .where(eq(idBlocks.next, p("next")))
+      .prepare(),
+    dropBlock: db
+      .delete(idBlocks)
+      .where(eq(idBlocks.next, p("next")))
+      .prepare(),
+    reserved: db
+      .select({ n: sum(sql`${idBlocks.end} - ${idBlocks.next}`) })
+      .from(idBlocks)
+      .prepare(),
+    pending: db.select().from(outbox).orderBy(asc(outbox.since)).limit(p("limit")).prepare(),
+    oldestPending: db
+      .select({ since: min(outbox.since) })
+      .from(outbox)
+      .prepare(),
+    projected: db
+      .delete(outbox)
+      .where(and(inFlush, lte(outbox.version, p("clock"))))
+      .prepare(),
+    changedSince: db
+      .update(outbox)
+      .set({ since: sql`${p("clock")} + 1` })
+      .where(and(inFlush, gt(outbox.version, p("clock"))))
+      .prepare(),
+    purchasesIn: db
+      .select()
+      .from(purchases)
+      .where(sql`${purchases.id} IN (SELECT value FROM json_each(${p("ids")}))`)
+      .prepare(),
+  };
+}
+
+const prepared = new WeakMap<Store, ReturnType<typeof prepare>>();
+const q = (db: Store) => {
+  let statements = prepared.get(db);
+  if (!statements) {
+    statements = prepare(db);
+    prepared.set(db, statements);
+  }
+  return statements;
+};
+
+/** Opens the object's database and brings its tables up to date. */
+export function openStore(storage: DurableObjectStorage): Store {
+  const db = drizzle(storage);
+  migrate(db, migrations);
+  return db;
+}
+
+export const readTicket = (db: Store): TicketRow | undefined => q(db).ticket.get();
+
+export const findByKey = (db: Store, principal: string, key: string): PurchaseRow | undefined =>
+  q(db).byKey.get({ principal, key });
+
+/** Units the user holds of this ticket, from the index on purchases.user_id. */
+export const unitsOf = (db: Store, userId: number): number => Number(q(db).units.get({ user: userId })?.units ?? 0);
+
+type Entity = OutboxRow["entity"];
+
+/**
+ * Runs `write` as one transaction under the next version number, with the
+ * rows it changed recorded in the outbox for D1.
+ */
+export function change<T>(db: Store, write: (version: number) => { result: T; changed: [Entity, number][] }): T {
+  return db.transaction(() => {
+    const { clock: version } = q(db).tick.get()!;
+    const { result, changed } = write(version);
+    q(db).mark.run({ rows: JSON.stringify(changed), version });
+    return result;
+  });
+}
+
+export const insertPurchase = (db: Store, row: PurchaseRow): PurchaseRow => q(db).insertPurchase.get(row)!;
+
+/** Adds sold units to the ticket; the CHECK on sold <= stock fails the transaction if this would oversell. */
+export const addSold = (db: Store, quantity: number, now: string, version: number): void => {
+  q(db).addSold.run({ quantity, now, version });
+};
+
+/** Takes the next reserved purchase id, with the ids left in its block; undefined when none is left. */
+export function takeId(db: Store): { id: number; left: number } | undefined {
+  const block = q(db).firstBlock.get();
+  if (!block) return undefined;
+  if (block.next + 1 < block.end) q(db).advanceBlock.run({ next: block.next });
+  else q(db).dropBlock.run({ next: block.next });
+  return { id: block.next, left: block.end - block.next - 1 };
+}
+
+/** Purchase ids still reserved for this object. */
+export const reservedIds = (db: Store): number => Number(q(db).reserved.get()?.n ?? 0);
+
+export function addIdBlock(db: Store, start: number, end: number): void {
+  db.insert(idBlocks).values({ next: start, end }).run();
+}
+
+/** The oldest rows D1 has not seen in their latest version, at most `limit`. */
+export const pendingChanges = (db: Store, limit: number): OutboxRow[] => q(db).pending.all({ limit });
+
+export const hasPendingChanges = (db: Store): boolean => q(db).pending.get({ limit: 1 }) !== undefined;
+
+/** The current rows behind outbox entries. */
+export function rowsOf(db: Store, entries: OutboxRow[]) {
+  const ids = entries.filter((e) => e.entity === "purchase").map((e) => e.entity_id);
+  return {
+    ticket: readTicket(db)!,
+    purchases: ids.length > 0 ? q(db).purchasesIn.all({ ids: JSON.stringify(ids) }) : [],
+  };
+}
+
+/**
+ * D1 now holds `entries` as they were when read, at clock `clock`: entries
+ * not changed since are done; the others keep only their later changes.
+ */
+export function markProjected(db: Store, entries: OutboxRow[], clock: number): void {
+  const rows = JSON.stringify(entries.map((e) => [e.entity, e.entity_id]));
+  db.transaction(() => {
+    q(db).projected.run({ rows, clock });
+    q(db).changedSince.run({ rows, clock });
+  });
+}
+
+/** Every change up to this version is in D1. */
+export function projectedVersion(db: Store): number {
+  const oldest = q(db).oldestPending.get()?.since;
+  return oldest != null ? oldest - 1 : (readTicket(db)?.clock ?? 0);
+}
+
+/** A page of the object's purchases by id, for a full re-projection. */
+export const purchasesAfter = (db: Store, afterId: number, limit: number): PurchaseRow[] =>
+  db.select().from(purchases).where(gt(purchases.id, afterId)).orderBy(asc(purchases.id)).limit(limit).all();

@@ -1,0 +1,68 @@
+import type { Rejection, TicketSeller } from "../do/ticket-seller";
+import { keyReused } from "./idempotency";
+import { ApiError, invalid, notFound, outcomeUnknown, overloaded, unavailable } from "./problem";
+
+// Calling a ticket's object from the Worker, and turning its refusals into problems.
+
+/**
+ * Runs `call` on the ticket's object. A call that fails on the way (the
+ * object reset, or unreachable) may or may not have run: that is a 503 that
+ * says so. Only the runtime's own overload refusal means nothing ran.
+ */
+export async function onTicket<T>(
+  env: Env,
+  ticketId: number,
+  call: (ticket: DurableObjectStub<TicketSeller>) => Promise<T>,
+  retry: string,
+): Promise<T> {
+  try {
+    return await call(env.TICKET_SELLER.getByName(String(ticketId)));
+  } catch (err) {
+    console.error(
+      JSON.stringify({ level: "error", message: "ticket object call failed", ticket_id: ticketId, error: String(err) }),
+    );
+    if ((err as { overloaded?: boolean }).overloaded) {
+      throw overloaded("The ticket is too busy to take this now; nothing was done. Retry shortly.");
+    }
+    throw outcomeUnknown(`The ticket did not answer; this may or may not have been done. ${retry}`);
+  }
+}
+
+export function rejectionError(r: Rejection): ApiError {
+  switch (r.code) {
+    case "not_found":
+      return notFound("No ticket has this id.");
+    case "over_max_per_order":
+      return invalid([{ field: "quantity", message: `must be at most ${r.max_per_order} for this ticket` }]);
+    case "invalid":
+      return invalid(r.errors);
+    case "sales_closed":
+      return r.sales_start !== undefined
+        ? new ApiError(409, "sales_closed", "This ticket is not on sale at this time.", {
+            sales_start: r.sales_start,
+            sales_end: r.sales_end,
+          })
+        : new ApiError(409, "sales_closed", "This ticket is not on sale.");
+    case "sold_out":
+      return new ApiError(409, "sold_out", `Only ${r.available} left.`, { available: r.available });
+    case "user_limit":
+      return new ApiError(409, "user_limit", `At most ${r.max_per_user} per user; this user has ${r.bought}.`, {
+        max_per_user: r.max_per_user,
+        bought: r.bought,
+      });
+    case "stock_below_sold":
+      return new ApiError(409, "stock_below_sold", `The stock cannot go below the ${r.sold} units sold.`, {
+        sold: r.sold,
+      });
+    case "currency_locked":
+      return new ApiError(409, "currency_locked", "The currency cannot change once units are sold.", {
+        sold: r.sold,
+      });
+    case "key_reused":
+      return keyReused();
+    case "unavailable":
+      return unavailable(`Nothing was done: ${r.reason}. Retry shortly.`);
+    case "overloaded":
+      return overloaded("Too many orders are waiting for this ticket; nothing was done. Retry shortly.");
+  }
+}
