@@ -6,32 +6,15 @@ import { parseArgs } from "node:util";
 import { adminHeader } from "./lib/dev-vars.ts";
 import { client } from "./lib/load.ts";
 import { seed } from "./lib/seed.ts";
-import { type Server, startServer } from "./lib/server.ts";
+import { withApi } from "./lib/server.ts";
 
 const { values } = parseArgs({ options: { url: { type: "string", default: "http://127.0.0.1:8787" } } });
 
-async function running(url: string) {
-  try {
-    return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
-  } catch {
-    return false;
-  }
-}
-
-let server: Server | undefined;
-let url = values.url;
-if (!(await running(url))) {
-  console.log("no API at", url, "- starting npm run dev for the seeding");
-  server = await startServer("npm", ["run", "dev", "--"]);
-  url = server.url;
-}
-try {
+await withApi(values.url, async (url) => {
   const c = client(url, 4, { Authorization: adminHeader() });
   const result = await seed(c);
   c.close();
   console.log(
     `seeded ${url}: ${result.tickets} tickets over 10 games; ${result.purchases} purchases (${result.refused} orders refused by their limits)`,
   );
-} finally {
-  await server?.stop();
-}
+});

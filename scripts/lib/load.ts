@@ -5,6 +5,7 @@ export interface Sample {
   start: number; // ms, performance.now()
   end: number;
   status: number; // 0 when the request failed at the transport
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -46,13 +47,14 @@ export function client(baseUrl: string, sockets: number, defaults: Headers = {})
                 start,
                 end: performance.now(),
                 status: res.statusCode ?? 0,
+                headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
                 body: Buffer.concat(chunks).toString(),
               }),
             );
           },
         );
         req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", () => resolve({ start, end: performance.now(), status: 0, body: "" }));
+        req.on("error", () => resolve({ start, end: performance.now(), status: 0, headers: {}, body: "" }));
         req.end(payload);
       });
     },

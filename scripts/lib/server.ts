@@ -10,6 +10,8 @@ import { ensureDevVars } from "./dev-vars.ts";
 export interface Server {
   url: string;
   stop(): Promise<void>;
+  /** SIGKILL to the whole process group (wrangler and workerd): a crash. */
+  kill(): Promise<void>;
 }
 
 export function freePort(): Promise<number> {
@@ -56,6 +58,7 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const stop = () => stopProcess(child);
+  const kill = () => stopProcess(child, "SIGKILL");
   // Even when this process is interrupted, the server does not outlive it.
   const killGroup = () => {
     try {
@@ -71,7 +74,7 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
     child.stderr?.off("data", keep);
     child.stdout?.resume();
     child.stderr?.resume();
-    return { url, stop };
+    return { url, stop, kill };
   };
 
   const deadline = Date.now() + timeoutMs;
@@ -95,7 +98,7 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
   );
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+async function stopProcess(child: ChildProcess, first: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const signal = (sig: NodeJS.Signals) => {
@@ -105,7 +108,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
       // already gone
     }
   };
-  signal("SIGTERM");
+  signal(first);
   const timer = setTimeout(() => signal("SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
@@ -122,10 +125,30 @@ export async function startLocalServer(): Promise<Server> {
   if (migrate.status !== 0) throw new Error("applying migrations failed");
   const server = await startServer("wrangler", ["dev", "--persist-to", dir]);
   return {
-    url: server.url,
+    ...server,
     stop: async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `work` against the API at `url` if it answers, else against `npm run dev` started for the time it takes. */
+export async function withApi<T>(url: string, work: (url: string) => Promise<T>): Promise<T> {
+  if (await answers(url)) return work(url);
+  console.log("no API at", url, "- starting npm run dev for this");
+  const server = await startServer("npm", ["run", "dev", "--"]);
+  try {
+    return await work(server.url);
+  } finally {
+    await server.stop();
+  }
 }

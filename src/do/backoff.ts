@@ -25,3 +25,12 @@ export class Backoff {
 
 export const logError = (message: string, fields: Record<string, unknown>, err: unknown) =>
   console.error(JSON.stringify({ level: "error", message, ...fields, error: String(err) }));
+
+/** A D1 call that has not answered within `ms` counts as failed (it may still land: every write is idempotent). */
+export function withTimeout<T>(call: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`D1 did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([call, late]).finally(() => clearTimeout(timer));
+}

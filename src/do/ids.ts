@@ -1,5 +1,5 @@
 import { allocatePurchaseIds, type Db } from "../db/queries";
-import { Backoff, logError } from "./backoff";
+import { Backoff, logError, withTimeout } from "./backoff";
 import * as store from "./store";
 
 // Purchase ids are unique across tickets, so D1 hands them out, in blocks
@@ -49,7 +49,7 @@ export class IdReserve {
     this.#refilling ??= (async () => {
       const size = Math.max(ID_BLOCK, 2 * this.#lastMinute());
       try {
-        const { start, end } = await allocatePurchaseIds(this.d1, size);
+        const { start, end } = await withTimeout(allocatePurchaseIds(this.d1, size));
         store.addIdBlock(this.db, start, end);
         this.backoff.succeeded();
         return true;

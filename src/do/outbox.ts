@@ -1,5 +1,5 @@
 import { deleteOtherPurchases, upsertPurchases, upsertTicket } from "../db/projection";
-import { Backoff, logError } from "./backoff";
+import { Backoff, logError, withTimeout } from "./backoff";
 import * as store from "./store";
 
 // The projection of the object's changes into D1. Changes wait in the
@@ -67,7 +67,7 @@ export class Outbox {
       if (entries.length === 0) return;
       const { ticket, purchases } = store.rowsOf(this.db, entries);
       try {
-        await this.d1.batch([upsertTicket(this.d1, ticket), ...upsertPurchases(this.d1, ticket, purchases)]);
+        await withTimeout(this.d1.batch([upsertTicket(this.d1, ticket), ...upsertPurchases(this.d1, ticket, purchases)]));
       } catch (err) {
         const delay = this.backoff.failed();
         logError("projection to D1 failed", { ticket_id: ticket.id, rows: entries.length, retry_in_ms: delay }, err);

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { allocatePurchaseIds, database, getTicket, type IdempotencyKey, listPurchasesOfTicket } from "../db/queries";
 import type { TicketRow as D1TicketRow } from "../db/schema";
-import { logError } from "./backoff";
+import { logError, withTimeout } from "./backoff";
 import { ID_BLOCK, IdReserve } from "./ids";
 import { Outbox } from "./outbox";
 import { patchRefusal, type Rejection, saleRefusal, type TicketPatch } from "./rules";
@@ -178,16 +178,16 @@ export class TicketSeller extends DurableObject<Env> {
 
   async #adopt(ticketId: number, given?: D1TicketRow): Promise<Rejection | null> {
     try {
-      const row = given ?? (await getTicket(this.#d1, ticketId));
+      const row = given ?? (await withTimeout(getTicket(this.#d1, ticketId)));
       if (!row) return { ok: false, code: "not_found" }; // not remembered: it may be created later
       const earlier = [];
       for (let after = 0; !given; ) {
-        const page = await listPurchasesOfTicket(this.#d1, ticketId, after, 1_000);
+        const page = await withTimeout(listPurchasesOfTicket(this.#d1, ticketId, after, 1_000));
         earlier.push(...page);
         if (page.length < 1_000) break;
         after = page.at(-1)!.id;
       }
-      const ids = await allocatePurchaseIds(this.#d1, ID_BLOCK);
+      const ids = await withTimeout(allocatePurchaseIds(this.#d1, ID_BLOCK));
       adoptTicket(this.#db, row, earlier, ids);
       return null;
     } catch (err) {
