@@ -3,6 +3,7 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { Response } from "miniflare";
 import { defineConfig } from "vitest/config";
+import { fakeStripe } from "./test/fake-stripe.ts";
 
 // A stand-in identity provider: an RSA key whose public half is served as a
 // JWKS to the worker's outbound fetch, and whose private half signs test tokens.
@@ -10,6 +11,9 @@ const JWKS_URL = "https://idp.test/.well-known/jwks.json";
 const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const kid = "test-rs256";
 const jwks = { keys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" }] };
+
+// The Stripe API, as the worker sees it in tests.
+const stripe = fakeStripe();
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -31,9 +35,15 @@ export default defineConfig(async () => {
                   JWT_ISSUER: "https://idp.test/",
                   JWT_AUDIENCE: "tickets",
                   CORS_ORIGINS: "https://club.example, https://shop.club.example",
+                  ENVIRONMENT: "development",
+                  STRIPE_SECRET_KEY: "sk_test_fake",
+                  STRIPE_WEBHOOK_SECRET: "whsec_test_secret",
                 },
-                outboundService: (request: { url: string }) =>
-                  request.url === JWKS_URL ? Response.json(jwks) : new Response("no network in tests", { status: 502 }),
+                outboundService: (request: Parameters<typeof stripe>[0]) => {
+                  if (request.url === JWKS_URL) return Response.json(jwks);
+                  if (new URL(request.url).hostname === "api.stripe.com") return stripe(request);
+                  return new Response("no network in tests", { status: 502 });
+                },
               },
             }),
           ],

@@ -1,6 +1,9 @@
 // End-to-end smoke over real HTTP: starts the API the way the README does
 // (`npm run dev`), exercises every endpoint, runs a short rush, and stops
 // the server by its process id. Exits non-zero on any failure.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { adminHeader, userBearer } from "./lib/dev-vars.ts";
 import { type Client, client } from "./lib/load.ts";
 import { rush } from "./lib/rush.ts";
@@ -29,7 +32,9 @@ async function expectStatus(
   return res.status === status && res.body ? JSON.parse(res.body) : undefined;
 }
 
-const server = await startServer("npm", ["run", "dev", "--"]);
+// Its own local state, so a run neither sees nor leaves data in .wrangler/.
+const state = mkdtempSync(join(tmpdir(), "tickets-smoke-"));
+const server = await startServer("npm", ["run", "dev", "--", "--persist-to", state]);
 const watchdog = setTimeout(async () => {
   console.error(`smoke: over ${DEADLINE_MS} ms, stopping`);
   await server.stop();
@@ -119,6 +124,48 @@ try {
   await expectStatus(c, "GET /tickets/0", "GET", "/tickets/0", 400);
   await expectStatus(c, "GET unknown route", "GET", "/nope", 404);
 
+  // The purchase lifecycle: hold → confirm, hold → cancel; hold → expire is checked at the end (60 s).
+  const life = await expectStatus(c, "POST /tickets (holds)", "POST", "/tickets", 200, {
+    game_id: game,
+    name: "Smoke Holds",
+    price: 20,
+    stock: 5,
+    hold_seconds: 60,
+  });
+  const holdOf = (quantity: number) =>
+    expectStatus(c, `POST /tickets/hold (${quantity})`, "POST", "/tickets/hold", 201, {
+      user_id: user,
+      ticket_id: life?.id,
+      quantity,
+    });
+  const toConfirm = await holdOf(1);
+  const confirmed = await expectStatus(
+    c,
+    "POST /purchases/{id}/confirm",
+    "POST",
+    `/purchases/${toConfirm?.id}/confirm`,
+    200,
+  );
+  check("hold → confirmed", confirmed?.status === "confirmed", JSON.stringify(confirmed));
+  const toCancel = await holdOf(1);
+  const cancelled = await expectStatus(
+    c,
+    "POST /purchases/{id}/cancel as its owner",
+    "POST",
+    `/purchases/${toCancel?.id}/cancel`,
+    200,
+    undefined,
+    asUser,
+  );
+  check("hold → cancelled", cancelled?.status === "cancelled", JSON.stringify(cancelled));
+  const toExpire = await holdOf(3);
+  const lifeTicket = await expectStatus(c, "GET /tickets/{id} with holds", "GET", `/tickets/${life?.id}`, 200);
+  check(
+    "held units are out of available",
+    lifeTicket?.held === 3 && lifeTicket?.available === 1,
+    JSON.stringify(lifeTicket),
+  );
+
   const ticketCount = async () =>
     ((await expectStatus(c, "GET /tickets", "GET", "/tickets?limit=100", 200)) ?? []).length;
   const seeded = await seed(c);
@@ -137,12 +184,21 @@ try {
   );
   check("rush: no oversell", oversold === 0, `oversold by ${oversold}`);
   check("rush: consistent, only 200 and 409", consistent, problems.join("; "));
+
+  // The hold made above ends at its expires_at, by the object's alarm: the read
+  // model shows it with nobody asking the object (then the object is asked).
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(toExpire?.expires_at) + 1_500 - Date.now())));
+  const after = await expectStatus(c, "GET /tickets/{id} after expiry", "GET", `/tickets/${life?.id}`, 200);
+  check("the expired hold's units are back", after?.held === 0 && after?.available === 4, JSON.stringify(after));
+  const expired = await expectStatus(c, "GET /purchases/{id} after expiry", "GET", `/purchases/${toExpire?.id}`, 200);
+  check("hold → expired on time", expired?.status === "expired", JSON.stringify(expired));
   c.close();
 } catch (err) {
   check("smoke ran to the end", false, String(err));
 } finally {
   clearTimeout(watchdog);
   await server.stop();
+  rmSync(state, { recursive: true, force: true });
 }
 
 if (failures.length) {

@@ -3,6 +3,9 @@
 interface Secrets {
   ADMIN_TOKEN?: string;
   JWT_SECRET?: string;
+  // Payments with Stripe: both, or neither (then holds are confirmed by the admin).
+  STRIPE_SECRET_KEY?: string;
+  STRIPE_WEBHOOK_SECRET?: string;
 }
 interface Env extends Secrets {}
 declare namespace Cloudflare {

@@ -6,6 +6,8 @@ import type { AppEnv } from "./http/context";
 import { docsPage } from "./http/docs";
 import { observe } from "./http/observe";
 import { ApiError, problem, toApiError } from "./http/problem";
+import { paymentsRouter } from "./http/routes/payments";
+import { purchasesRouter } from "./http/routes/purchases";
 import { ticketsRouter } from "./http/routes/tickets";
 import { healthSchema } from "./http/schemas";
 
@@ -39,7 +41,11 @@ app.use(
   }),
 );
 
-const routes = app.openapi(health, (c) => c.json({ status: "ok" as const }, 200)).route("/tickets", ticketsRouter);
+const routes = app
+  .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
+  .route("/tickets", ticketsRouter)
+  .route("/purchases", purchasesRouter)
+  .route("/payments", paymentsRouter);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -55,7 +61,7 @@ app.doc31("/openapi.json", {
     description:
       "Sells tickets for sports games. Every error is an RFC 9457 problem document (application/problem+json) with a stable `code`.",
   },
-  tags: [{ name: "tickets" }, { name: "purchases" }, { name: "service" }],
+  tags: [{ name: "tickets" }, { name: "purchases" }, { name: "payments" }, { name: "service" }],
 });
 app.get("/docs", (c) => c.html(docsPage));
 

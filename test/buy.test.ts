@@ -16,6 +16,10 @@ describe("POST /tickets/buy", () => {
       unit_price: 19.99,
       total_price: 59.97,
       currency: "GBP",
+      status: "confirmed",
+      expires_at: null,
+      confirmed_at: body.created_at,
+      cancelled_at: null,
       created_at: expect.stringMatching(/Z$/),
     });
     const after = await (await postJson("/tickets/buy", { user_id: 8, ticket_id: ticket.id })).json();

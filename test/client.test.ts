@@ -33,7 +33,11 @@ describe("typed client", () => {
     const read = await client.tickets[":ticket_id"].$get({ param: { ticket_id: String(ticket.id) } });
     expect(await read.json()).toMatchObject({ id: ticket.id, sold: 2, available: 1 });
 
-    const mine = await client.tickets.user[":user_id"].$get({ param: { user_id: "5" } }, { headers: await asUser(5) });
+    const mine = await client.tickets.user[":user_id"].$get(
+      { param: { user_id: "5" }, query: { status: "confirmed" } },
+      { headers: await asUser(5) },
+    );
     expect(mine.status).toBe(200);
+    if (mine.ok) expect((await mine.json())[0]?.status).toBe("confirmed"); // typed: the purchase's state
   });
 });

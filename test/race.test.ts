@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { BuyOutcome } from "../src/do/ticket-seller";
+import type { PurchaseOutcome } from "../src/do/ticket-seller";
 import { asUser, createTicket, postJson } from "./helpers";
 
 const STOCK = 50;
@@ -62,7 +62,7 @@ describe("concurrent rush on one ticket", () => {
     const answers = await Promise.all(
       Array.from({ length: BUYERS }, async (_, i): Promise<Answer> => {
         const quantity = quantityOf(i);
-        const outcome: BuyOutcome = await seller.buy(ticket.id, { user_id: i + 1, quantity });
+        const outcome: PurchaseOutcome = await seller.buy(ticket.id, { user_id: i + 1, quantity });
         if (outcome.ok) return { quantity, status: 200 };
         return { quantity, status: 409, available: outcome.code === "sold_out" ? outcome.available : -1 };
       }),

@@ -166,7 +166,7 @@ describe("TicketSeller", () => {
     const ticket = await createTicket({ stock: 100 });
     expect((await buy({ user_id: 1, ticket_id: ticket.id })).status).toBe(200);
     // Leave the object three ids, as if it had sold the rest of its reserve.
-    const block = await allocatePurchaseIds(database(env.DB), 3);
+    const block = await allocatePurchaseIds(database(env.DB), 3, ticket.id);
     await runInDurableObject(sellerOf(ticket.id), (_, state) => {
       state.storage.sql.exec("DELETE FROM id_blocks");
       state.storage.sql.exec("INSERT INTO id_blocks (next, end) VALUES (?, ?)", block.start, block.end);
@@ -192,7 +192,7 @@ describe("TicketSeller", () => {
   it("reserves the next block of ids ahead of need", async () => {
     const ticket = await createTicket({ stock: 100 });
     expect((await buy({ user_id: 1, ticket_id: ticket.id })).status).toBe(200);
-    const block = await allocatePurchaseIds(database(env.DB), 10);
+    const block = await allocatePurchaseIds(database(env.DB), 10, ticket.id);
     await runInDurableObject(sellerOf(ticket.id), (_, state) => {
       state.storage.sql.exec("DELETE FROM id_blocks");
       state.storage.sql.exec("INSERT INTO id_blocks (next, end) VALUES (?, ?)", block.start, block.end);

@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { type NewTicketRow, purchases, sequences, type TicketRow, tickets } from "./schema";
+import type { PurchaseStatus } from "../do/schema";
+import { type NewTicketRow, purchaseIdBlocks, purchases, sequences, type TicketRow, tickets } from "./schema";
 
 // Plain data-access functions over D1: each takes the db and does one thing.
 
@@ -74,12 +75,12 @@ export function listTickets(db: Db, skip: number, limit: number) {
   return db.select().from(tickets).orderBy(asc(tickets.id)).limit(limit).offset(skip);
 }
 
-/** A user's purchases, newest first. */
-export function listPurchasesByUser(db: Db, userId: number) {
+/** A user's purchases (in one state, if given), newest first. */
+export function listPurchasesByUser(db: Db, userId: number, status?: PurchaseStatus) {
   return db
     .select()
     .from(purchases)
-    .where(eq(purchases.user_id, userId))
+    .where(and(eq(purchases.user_id, userId), status ? eq(purchases.status, status) : undefined))
     .orderBy(desc(purchases.created_at), desc(purchases.id));
 }
 
@@ -93,13 +94,46 @@ export function listPurchasesOfTicket(db: Db, ticketId: number, afterId: number,
     .limit(limit);
 }
 
-/** Reserves `size` purchase ids for one object: [start, end). */
-export async function allocatePurchaseIds(db: Db, size: number): Promise<{ start: number; end: number }> {
-  const [row] = await db
-    .update(sequences)
-    .set({ next: sql`${sequences.next} + ${size}` })
-    .where(eq(sequences.name, "purchases"))
-    .returning({ end: sequences.next });
+/** Reserves `size` purchase ids for the object of `ticketId`: [start, end), recorded as that ticket's. */
+export async function allocatePurchaseIds(
+  db: Db,
+  size: number,
+  ticketId: number,
+): Promise<{ start: number; end: number }> {
+  const [rows] = await db.batch([
+    db
+      .update(sequences)
+      .set({ next: sql`${sequences.next} + ${size}` })
+      .where(eq(sequences.name, "purchases"))
+      .returning({ end: sequences.next }),
+    db.insert(purchaseIdBlocks).select(
+      db
+        .select({
+          start: sql<number>`${sequences.next} - ${size}`.as("start"),
+          end: sequences.next,
+          ticket_id: sql<number>`${ticketId}`.as("ticket_id"),
+        })
+        .from(sequences)
+        .where(eq(sequences.name, "purchases")),
+    ),
+  ]);
+  const row = rows[0];
   if (!row) throw new Error("the purchases sequence is missing: apply the D1 migrations");
   return { start: row.end - size, end: row.end };
+}
+
+/** The ticket a purchase id belongs to: from its id block, or from the purchase itself for ids from before blocks. */
+export async function ticketOfPurchase(db: Db, purchaseId: number): Promise<number | undefined> {
+  const [blocks, legacy] = await db.batch([
+    db
+      .select({ ticket_id: purchaseIdBlocks.ticket_id, end: purchaseIdBlocks.end })
+      .from(purchaseIdBlocks)
+      .where(lte(purchaseIdBlocks.start, purchaseId))
+      .orderBy(desc(purchaseIdBlocks.start))
+      .limit(1),
+    db.select({ ticket_id: purchases.ticket_id }).from(purchases).where(eq(purchases.id, purchaseId)).limit(1),
+  ]);
+  const block = blocks[0];
+  if (block && purchaseId < block.end) return block.ticket_id;
+  return legacy[0]?.ticket_id;
 }

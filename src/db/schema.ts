@@ -45,9 +45,17 @@ export const purchases = sqliteTable(
   (t) => [
     check("purchases_quantity_positive", sql`${t.quantity} >= 1`),
     index("purchases_user_id_idx").on(t.user_id, t.created_at),
+    index("purchases_user_status_idx").on(t.user_id, t.status, t.created_at),
     index("purchases_ticket_id_idx").on(t.ticket_id, t.user_id),
   ],
 );
+
+/** Which ticket's object each block of purchase ids went to: a purchase's ticket, known before D1 holds the purchase. */
+export const purchaseIdBlocks = sqliteTable("purchase_id_blocks", {
+  start: integer().primaryKey(),
+  end: integer().notNull(), // exclusive
+  ticket_id: integer().notNull(),
+});
 
 /** Counters shared by all objects: `purchases` hands out blocks of purchase ids. */
 export const sequences = sqliteTable("sequences", {

@@ -43,13 +43,13 @@ export class IdReserve {
     return leftInBlock < want && store.reservedIds(this.db) < want;
   }
 
-  /** Reserves another block in D1, one request at a time; false when D1 failed or is in backoff. */
-  refill(): Promise<boolean> {
+  /** Reserves another block in D1 for this ticket, one request at a time; false when D1 failed or is in backoff. */
+  refill(ticketId: number): Promise<boolean> {
     if (this.backoff.waiting) return Promise.resolve(false);
     this.#refilling ??= (async () => {
       const size = Math.max(ID_BLOCK, 2 * this.#lastMinute());
       try {
-        const { start, end } = await withTimeout(allocatePurchaseIds(this.d1, size));
+        const { start, end } = await withTimeout(allocatePurchaseIds(this.d1, size, ticketId));
         store.addIdBlock(this.db, start, end);
         this.backoff.succeeded();
         return true;

@@ -27,6 +27,11 @@ export class Outbox {
     this.#projected = store.projectedVersion(db);
   }
 
+  /** Every change up to this version is in D1. */
+  get projected(): number {
+    return this.#projected;
+  }
+
   /**
    * Resolves once D1 holds every change up to `version` (read-your-writes),
    * or after PROJECTION_WAIT_MS; at once while D1 is known to be failing.
@@ -67,7 +72,9 @@ export class Outbox {
       if (entries.length === 0) return;
       const { ticket, purchases } = store.rowsOf(this.db, entries);
       try {
-        await withTimeout(this.d1.batch([upsertTicket(this.d1, ticket), ...upsertPurchases(this.d1, ticket, purchases)]));
+        await withTimeout(
+          this.d1.batch([upsertTicket(this.d1, ticket), ...upsertPurchases(this.d1, ticket, purchases)]),
+        );
       } catch (err) {
         const delay = this.backoff.failed();
         logError("projection to D1 failed", { ticket_id: ticket.id, rows: entries.length, retry_in_ms: delay }, err);

@@ -1,24 +1,36 @@
-import type { TicketRow } from "./schema";
+import type { PurchaseRow, PurchaseStatus, TicketRow } from "./schema";
 
 // The rules of a ticket, as plain functions of its state: the object applies
 // them inside its transactions, and ticket creation checks the same ones.
 
 export type Rejection =
   | { ok: false; code: "not_found" }
+  | { ok: false; code: "purchase_not_found" }
   | { ok: false; code: "sales_closed"; sales_start?: string | null; sales_end?: string | null }
   | { ok: false; code: "sold_out"; available: number }
   | { ok: false; code: "user_limit"; max_per_user: number; bought: number }
   | { ok: false; code: "over_max_per_order"; max_per_order: number }
   | { ok: false; code: "key_reused" }
-  | { ok: false; code: "stock_below_sold"; sold: number }
-  | { ok: false; code: "currency_locked"; sold: number }
+  | { ok: false; code: "stock_below_sold"; sold: number; held: number }
+  | { ok: false; code: "currency_locked"; sold: number; held: number }
+  | { ok: false; code: "hold_expired"; available: number }
+  | { ok: false; code: "invalid_state"; status: PurchaseStatus }
+  | { ok: false; code: "forbidden"; reason: string }
+  // The payment provider failed; a retry asks it again the same way (idempotently).
+  | { ok: false; code: "payment_provider"; reason: string }
   | { ok: false; code: "invalid"; errors: { field: string; message: string }[] }
   // Nothing was done, for certain: the ticket could not be read or no purchase id is left (D1 down), or the order outlived its deadline.
   | { ok: false; code: "unavailable"; reason: string }
   // Nothing was done: too many orders are waiting in this object.
   | { ok: false; code: "overloaded" };
 
-/** Why an order of `quantity` cannot be sold now, given the units the user already holds, or null. */
+/** Units that can still be sold or held. */
+export const available = (t: TicketRow) => t.stock - t.sold - t.held;
+
+/** Units the user holds: held and confirmed count against max_per_user. */
+export const COUNTED: PurchaseStatus[] = ["held", "confirmed"];
+
+/** Why an order of `quantity` cannot be sold (or held) now, given the units the user already holds, or null. */
 export function saleRefusal(ticket: TicketRow, now: string, bought: number, quantity: number): Rejection | null {
   if (quantity > ticket.max_per_order) {
     return { ok: false, code: "over_max_per_order", max_per_order: ticket.max_per_order };
@@ -27,12 +39,42 @@ export function saleRefusal(ticket: TicketRow, now: string, bought: number, quan
   if ((ticket.sales_start && now < ticket.sales_start) || (ticket.sales_end && now >= ticket.sales_end)) {
     return { ok: false, code: "sales_closed", sales_start: ticket.sales_start, sales_end: ticket.sales_end };
   }
-  const available = ticket.stock - ticket.sold;
-  if (quantity > available) return { ok: false, code: "sold_out", available };
+  if (quantity > available(ticket)) return { ok: false, code: "sold_out", available: available(ticket) };
   if (ticket.max_per_user !== null && bought + quantity > ticket.max_per_user) {
     return { ok: false, code: "user_limit", max_per_user: ticket.max_per_user, bought };
   }
   return null;
+}
+
+/** Who asks for a change to a purchase. */
+export type Actor = { role: "admin" } | { role: "user"; id: number };
+
+/**
+ * Whether `p` can be confirmed (payment received): null when it can, "done"
+ * when it already is. A hold that ended is confirmed anyway if its units can
+ * be taken again.
+ */
+export function confirmRefusal(t: TicketRow, p: PurchaseRow): Rejection | "done" | null {
+  if (p.status === "confirmed") return "done";
+  if (p.status === "held") return null;
+  if (p.status === "expired" && p.quantity <= available(t)) return null;
+  if (p.status === "expired") return { ok: false, code: "hold_expired", available: available(t) };
+  return { ok: false, code: "invalid_state", status: p.status };
+}
+
+/** Whether `actor` can cancel `p`: its owner while held, the admin while held or confirmed. */
+export function cancelRefusal(p: PurchaseRow, actor: Actor): Rejection | "done" | null {
+  if (actor.role === "user" && actor.id !== p.user_id) {
+    return { ok: false, code: "forbidden", reason: "You may only cancel your own purchases." };
+  }
+  if (p.status === "cancelled") return "done";
+  if (p.status === "held") return null;
+  if (p.status === "confirmed") {
+    return actor.role === "admin"
+      ? null
+      : { ok: false, code: "forbidden", reason: "A confirmed purchase is cancelled by the box office." };
+  }
+  return { ok: false, code: "invalid_state", status: p.status };
 }
 
 /** The fields of a ticket an admin may change. */
@@ -50,6 +92,7 @@ export type TicketPatch = Partial<
     | "max_per_user"
     | "sales_start"
     | "sales_end"
+    | "hold_seconds"
   >
 >;
 
@@ -66,9 +109,8 @@ export function patchRefusal(ticket: TicketRow, patch: TicketPatch): Rejection |
   const next = { ...ticket, ...patch };
   const invalid = ticketProblems(next);
   if (invalid) return invalid;
-  if (next.stock < ticket.sold) return { ok: false, code: "stock_below_sold", sold: ticket.sold };
-  if (next.currency !== ticket.currency && ticket.sold > 0) {
-    return { ok: false, code: "currency_locked", sold: ticket.sold };
-  }
+  const { sold, held } = ticket;
+  if (next.stock < sold + held) return { ok: false, code: "stock_below_sold", sold, held };
+  if (next.currency !== ticket.currency && sold + held > 0) return { ok: false, code: "currency_locked", sold, held };
   return null;
 }

@@ -2,7 +2,17 @@ import { getTableColumns } from "drizzle-orm";
 import type { IdempotencyKey } from "../db/queries";
 import type { TicketPatch } from "./rules";
 import { idBlocks, type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
-import { addSold, change, insertPurchase, type Store, takeId } from "./store";
+import {
+  addUnits,
+  change,
+  dueHolds,
+  type Entity,
+  insertPurchase,
+  markEventHandled,
+  type Store,
+  takeId,
+  updatePurchase,
+} from "./store";
 
 // The writes that change a ticket: each one transaction in the object's
 // SQLite, outbox entries included. The caller has already decided, against
@@ -12,6 +22,8 @@ export interface Sale {
   user_id: number;
   quantity: number;
   idempotency?: IdempotencyKey;
+  /** Hold the units for the ticket's hold_seconds instead of confirming at once. */
+  hold?: boolean;
 }
 
 /** A sale's purchase, and how many ids are left in the block its id came from. */
@@ -22,7 +34,9 @@ export interface Sold {
 
 const NO_IDS = new Error("no purchase id reserved");
 
-/** Sells `sale` at the ticket's current price; undefined when no purchase id is reserved. */
+export const secondsAfter = (at: string, seconds: number) => new Date(Date.parse(at) + seconds * 1000).toISOString();
+
+/** Sells (or holds) `sale` at the ticket's current price; undefined when no purchase id is reserved. */
 export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): Sold | undefined {
   try {
     return change(db, (version) => {
@@ -35,13 +49,16 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
         unit_price_minor: t.price_minor,
         total_price_minor: t.price_minor * sale.quantity,
         currency: t.currency,
+        status: sale.hold ? "held" : "confirmed",
+        expires_at: sale.hold ? secondsAfter(now, t.hold_seconds) : null,
+        confirmed_at: sale.hold ? null : now,
         created_at: now,
         version,
         idem_principal: sale.idempotency?.principal ?? null,
         idem_key: sale.idempotency?.key ?? null,
         idem_hash: sale.idempotency?.hash ?? null,
       });
-      addSold(db, sale.quantity, now, version);
+      addUnits(db, sale.hold ? { held: sale.quantity } : { sold: sale.quantity }, now, version);
       return {
         result: { purchase, idsLeft: taken.left },
         changed: [
@@ -54,6 +71,83 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
     if (err === NO_IDS) return undefined;
     throw err;
   }
+}
+
+/** Ends every hold whose time is up at `now`: their units go back. Idempotent. */
+export function expireHolds(db: Store, t: TicketRow, now: string): PurchaseRow[] {
+  const due = dueHolds(db, now);
+  if (due.length === 0) return [];
+  return change(db, (version) => {
+    const expired = due.map((p) => updatePurchase(db, p.id, { status: "expired", version }));
+    addUnits(db, { held: -due.reduce((n, p) => n + p.quantity, 0) }, now, version);
+    return {
+      result: expired,
+      changed: [["ticket", t.id], ...expired.map((p): [Entity, number] => ["purchase", p.id])],
+    };
+  });
+}
+
+/**
+ * Confirms a held purchase, or one whose hold ended (taking its units again).
+ * `eventId`: the payment event this acts on, recorded as handled in the same transaction.
+ */
+export function confirmPurchase(
+  db: Store,
+  t: TicketRow,
+  p: PurchaseRow,
+  now: string,
+  paymentIntent?: string,
+  eventId?: string,
+) {
+  const units = p.status === "held" ? { held: -p.quantity, sold: p.quantity } : { sold: p.quantity };
+  const fields = { status: "confirmed" as const, confirmed_at: now, expires_at: null };
+  return transition(
+    db,
+    t,
+    p,
+    now,
+    units,
+    paymentIntent ? { ...fields, payment_intent: paymentIntent } : fields,
+    eventId,
+  );
+}
+
+/** Cancels a held or confirmed purchase: its units go back to the ticket in the same transaction. */
+export function cancelPurchase(db: Store, t: TicketRow, p: PurchaseRow, now: string, eventId?: string) {
+  const units = p.status === "held" ? { held: -p.quantity } : { sold: -p.quantity };
+  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId);
+}
+
+/** Changes a purchase and moves its units, as one change of the ticket. */
+function transition(
+  db: Store,
+  t: TicketRow,
+  p: PurchaseRow,
+  now: string,
+  units: { sold?: number; held?: number },
+  fields: Partial<PurchaseRow>,
+  eventId?: string,
+): PurchaseRow {
+  return change(db, (version) => {
+    const row = updatePurchase(db, p.id, { ...fields, version });
+    addUnits(db, units, now, version);
+    if (eventId) markEventHandled(db, eventId, now);
+    return {
+      result: row,
+      changed: [
+        ["ticket", t.id],
+        ["purchase", p.id],
+      ],
+    };
+  });
+}
+
+/** Changes a purchase without moving units (payment details, a refund). */
+export function amendPurchase(db: Store, p: PurchaseRow, fields: Partial<PurchaseRow>): PurchaseRow {
+  return change(db, (version) => ({
+    result: updatePurchase(db, p.id, { ...fields, version }),
+    changed: [["purchase", p.id]],
+  }));
 }
 
 /** Applies an admin's change to the ticket's fields. */

@@ -14,7 +14,9 @@ export const ticketFields = () => ({
   price_minor: integer().notNull(),
   currency: text().notNull().default("EUR"),
   stock: integer().notNull(),
-  sold: integer().notNull().default(0),
+  sold: integer().notNull().default(0), // units confirmed
+  held: integer().notNull().default(0), // units in live holds
+  hold_seconds: integer().notNull().default(900), // how long a hold lasts
   max_per_order: integer().notNull().default(10),
   max_per_user: integer(), // units one user may buy across all orders; null: no limit
   active: integer({ mode: "boolean" }).notNull().default(true),
@@ -27,6 +29,13 @@ export const ticketFields = () => ({
   version: integer().notNull().default(0),
 });
 
+/**
+ * held → confirmed → (cancelled), or held → expired / cancelled. `refunded`:
+ * paid after its hold ended, when the units were gone.
+ */
+export const PURCHASE_STATUSES = ["held", "confirmed", "cancelled", "expired", "refunded"] as const;
+export type PurchaseStatus = (typeof PURCHASE_STATUSES)[number];
+
 /** A purchase's fields, as the object keeps them and D1 shows them. */
 export const purchaseFields = () => ({
   user_id: integer().notNull(),
@@ -34,6 +43,10 @@ export const purchaseFields = () => ({
   unit_price_minor: integer().notNull(),
   total_price_minor: integer().notNull(),
   currency: text().notNull(),
+  status: text({ enum: PURCHASE_STATUSES }).notNull().default("confirmed"),
+  expires_at: text(), // a hold's end; null otherwise
+  confirmed_at: text(),
+  cancelled_at: text(),
   created_at: text().notNull(),
   version: integer().notNull().default(0),
 });
@@ -43,6 +56,8 @@ type TicketColumns = ReturnType<typeof ticketFields>;
 export const ticketChecks = (name: string, t: { [K in keyof TicketColumns]: unknown }) => [
   // The last line of defence against overselling: a write that would oversell fails.
   check(`${name}_sold_within_stock`, sql`${t.sold} >= 0 AND ${t.sold} <= ${t.stock}`),
+  check(`${name}_held_within_stock`, sql`${t.held} >= 0 AND ${t.sold} + ${t.held} <= ${t.stock}`),
+  check(`${name}_hold_seconds_range`, sql`${t.hold_seconds} BETWEEN 60 AND 3600`),
   check(`${name}_price_not_negative`, sql`${t.price_minor} >= 0`),
   check(`${name}_max_per_order_range`, sql`${t.max_per_order} BETWEEN 1 AND 100`),
   check(`${name}_max_per_user_positive`, sql`${t.max_per_user} IS NULL OR ${t.max_per_user} >= 1`),
@@ -77,10 +92,17 @@ export const purchases = sqliteTable(
     idem_principal: text(),
     idem_key: text(),
     idem_hash: text(), // SHA-256 of the request body the key was first used with
+    // Payment with Stripe Checkout, for a hold.
+    checkout_session_id: text(),
+    checkout_url: text(),
+    checkout_expires_at: text(), // chosen before the session is created, so a retry asks for the same one
+    payment_intent: text(),
+    refund_id: text(),
   },
   (t) => [
     check("purchases_quantity_positive", sql`${t.quantity} >= 1`),
     index("purchases_user_idx").on(t.user_id), // a user's units, for max_per_user
+    index("purchases_holds_idx").on(t.status, t.expires_at), // the next hold to expire
     uniqueIndex("purchases_idempotency_idx").on(t.idem_principal, t.idem_key),
   ],
 );
@@ -100,6 +122,9 @@ export const outbox = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.entity, t.entity_id] }), index("outbox_since_idx").on(t.since)],
 );
+
+/** Payment events already handled (Stripe's event ids): each is acted on once. */
+export const paymentEvents = sqliteTable("payment_events", { id: text().primaryKey(), handled_at: text().notNull() });
 
 /** Purchase ids reserved for this object in D1 (hi/lo): `next` up to `end`, exclusive. */
 export const idBlocks = sqliteTable("id_blocks", { next: integer().primaryKey(), end: integer().notNull() }, (t) => [

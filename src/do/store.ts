@@ -1,8 +1,18 @@
-import { and, asc, eq, gt, lte, min, sql, sum } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lte, min, sql, sum } from "drizzle-orm";
 import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "./migrations/migrations.js";
-import { idBlocks, type OutboxRow, outbox, type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
+import { COUNTED } from "./rules";
+import {
+  idBlocks,
+  type OutboxRow,
+  outbox,
+  type PurchaseRow,
+  paymentEvents,
+  purchases,
+  type TicketRow,
+  ticket,
+} from "./schema";
 
 // Plain functions over the object's own SQLite. Everything here is
 // synchronous: a change is one transaction, decided and written before the
@@ -26,7 +36,12 @@ function prepare(db: Store) {
     units: db
       .select({ units: sum(purchases.quantity) })
       .from(purchases)
-      .where(eq(purchases.user_id, p("user")))
+      .where(and(eq(purchases.user_id, p("user")), inArray(purchases.status, COUNTED)))
+      .prepare(),
+    purchase: db
+      .select()
+      .from(purchases)
+      .where(eq(purchases.id, p("id")))
       .prepare(),
     tick: db
       .update(ticket)
@@ -49,6 +64,9 @@ function prepare(db: Store) {
         unit_price_minor: p("unit_price_minor"),
         total_price_minor: p("total_price_minor"),
         currency: p("currency"),
+        status: p("status"),
+        expires_at: p("expires_at"),
+        confirmed_at: p("confirmed_at"),
         created_at: p("created_at"),
         version: p("version"),
         idem_principal: p("idem_principal"),
@@ -57,13 +75,24 @@ function prepare(db: Store) {
       })
       .returning()
       .prepare(),
-    addSold: db
+    addUnits: db
       .update(ticket)
       .set({
-        sold: sql`${ticket.sold} + ${p("quantity")}`,
+        sold: sql`${ticket.sold} + ${p("sold")}`,
+        held: sql`${ticket.held} + ${p("held")}`,
         updated_at: sql`${p("now")}`,
         version: sql`${p("version")}`,
       })
+      .prepare(),
+    dueHolds: db
+      .select()
+      .from(purchases)
+      .where(and(eq(purchases.status, "held"), lte(purchases.expires_at, p("now"))))
+      .prepare(),
+    nextExpiry: db
+      .select({ at: min(purchases.expires_at) })
+      .from(purchases)
+      .where(eq(purchases.status, "held"))
       .prepare(),
     firstBlock: db.select().from(idBlocks).orderBy(asc(idBlocks.next)).limit(1).prepare(),
     advanceBlock: db
@@ -126,7 +155,7 @@ export const findByKey = (db: Store, principal: string, key: string): PurchaseRo
 /** Units the user holds of this ticket, from the index on purchases.user_id. */
 export const unitsOf = (db: Store, userId: number): number => Number(q(db).units.get({ user: userId })?.units ?? 0);
 
-type Entity = OutboxRow["entity"];
+export type Entity = OutboxRow["entity"];
 
 /**
  * Runs `write` as one transaction under the next version number, with the
@@ -141,12 +170,39 @@ export function change<T>(db: Store, write: (version: number) => { result: T; ch
   });
 }
 
-export const insertPurchase = (db: Store, row: PurchaseRow): PurchaseRow => q(db).insertPurchase.get(row)!;
+export const findPurchase = (db: Store, id: number): PurchaseRow | undefined => q(db).purchase.get({ id });
 
-/** Adds sold units to the ticket; the CHECK on sold <= stock fails the transaction if this would oversell. */
-export const addSold = (db: Store, quantity: number, now: string, version: number): void => {
-  q(db).addSold.run({ quantity, now, version });
-};
+export type NewPurchase = Omit<
+  PurchaseRow,
+  "cancelled_at" | "checkout_session_id" | "checkout_url" | "checkout_expires_at" | "payment_intent" | "refund_id"
+>;
+export const insertPurchase = (db: Store, row: NewPurchase): PurchaseRow => q(db).insertPurchase.get(row)!;
+
+/** Changes a purchase (inside a change); returns it as it now is. */
+export const updatePurchase = (db: Store, id: number, fields: Partial<PurchaseRow>): PurchaseRow =>
+  db.update(purchases).set(fields).where(eq(purchases.id, id)).returning().get()!;
+
+/**
+ * Moves units between sold, held and free; the CHECKs on the ticket fail the
+ * whole transaction if this would oversell or go below zero.
+ */
+export function addUnits(db: Store, units: { sold?: number; held?: number }, now: string, version: number): void {
+  q(db).addUnits.run({ sold: units.sold ?? 0, held: units.held ?? 0, now, version });
+}
+
+/** Holds whose time is up at `now`. */
+export const dueHolds = (db: Store, now: string): PurchaseRow[] => q(db).dueHolds.all({ now });
+
+/** When the next live hold ends, or null. */
+export const nextExpiry = (db: Store): string | null => q(db).nextExpiry.get()?.at ?? null;
+
+export const wasHandled = (db: Store, eventId: string): boolean =>
+  db.select().from(paymentEvents).where(eq(paymentEvents.id, eventId)).get() !== undefined;
+
+/** Records a payment event as handled (inside the change that acts on it, if any). */
+export function markEventHandled(db: Store, eventId: string, now: string): void {
+  db.insert(paymentEvents).values({ id: eventId, handled_at: now }).run();
+}
 
 /** Takes the next reserved purchase id, with the ids left in its block; undefined when none is left. */
 export function takeId(db: Store): { id: number; left: number } | undefined {

@@ -16,9 +16,11 @@ export const toTicket = (row: Omit<TicketRow, "clock">) => ({
   currency: row.currency,
   stock: row.stock,
   sold: row.sold,
-  available: row.stock - row.sold,
+  held: row.held,
+  available: row.stock - row.sold - row.held,
   max_per_order: row.max_per_order,
   max_per_user: row.max_per_user,
+  hold_seconds: row.hold_seconds,
   active: row.active,
   sales_start: row.sales_start,
   sales_end: row.sales_end,
@@ -26,7 +28,25 @@ export const toTicket = (row: Omit<TicketRow, "clock">) => ({
   updated_at: row.updated_at,
 });
 
-export const toPurchase = (row: Purchase) => ({
+/** The fields of a purchase the API shows: the object's row, or D1's projection of it. */
+type PurchaseView = Pick<
+  Purchase,
+  | "id"
+  | "user_id"
+  | "ticket_id"
+  | "game_id"
+  | "quantity"
+  | "unit_price_minor"
+  | "total_price_minor"
+  | "currency"
+  | "status"
+  | "expires_at"
+  | "confirmed_at"
+  | "cancelled_at"
+  | "created_at"
+>;
+
+export const toPurchase = (row: PurchaseView) => ({
   id: row.id,
   user_id: row.user_id,
   ticket_id: row.ticket_id,
@@ -35,5 +55,9 @@ export const toPurchase = (row: Purchase) => ({
   unit_price: money(row.unit_price_minor),
   total_price: money(row.total_price_minor),
   currency: row.currency,
+  status: row.status,
+  expires_at: row.expires_at,
+  confirmed_at: row.confirmed_at,
+  cancelled_at: row.cancelled_at,
   created_at: row.created_at,
 });

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { PURCHASE_STATUSES } from "../do/schema";
 import { PROBLEM_CODES } from "./problem";
 
 // Request and response schemas: they validate requests and, through
@@ -55,6 +56,7 @@ const ticketFields = {
     .nullable()
     .openapi({ description: "Units one user may buy across all orders; null: no limit." }),
   active: z.boolean(),
+  hold_seconds: z.int().min(60).max(3600).openapi({ description: "How long a hold lasts, in seconds." }),
   sales_start: instant.nullable().openapi({ description: "Sales open at this instant (UTC); null: at once." }),
   sales_end: instant
     .nullable()
@@ -71,6 +73,7 @@ export const createTicketSchema = z
     max_per_order: ticketFields.max_per_order.default(10),
     max_per_user: ticketFields.max_per_user.default(null),
     active: ticketFields.active.default(true),
+    hold_seconds: ticketFields.hold_seconds.default(900),
     sales_start: ticketFields.sales_start.default(null),
     sales_end: ticketFields.sales_end.default(null),
   })
@@ -115,10 +118,12 @@ export const ticketSchema = z
     price: z.number(),
     currency,
     stock: z.int(),
-    sold: z.int(),
-    available: z.int().openapi({ description: "stock - sold" }),
+    sold: z.int().openapi({ description: "Units confirmed" }),
+    held: z.int().openapi({ description: "Units in live holds" }),
+    available: z.int().openapi({ description: "stock - sold - held" }),
     max_per_order: z.int(),
     max_per_user: z.int().nullable(),
+    hold_seconds: z.int(),
     active: z.boolean(),
     sales_start: timestamp.nullable(),
     sales_end: timestamp.nullable(),
@@ -137,9 +142,42 @@ export const purchaseSchema = z
     unit_price: z.number(),
     total_price: z.number(),
     currency,
+    status: z.enum(PURCHASE_STATUSES).openapi({
+      description:
+        "held → confirmed → (cancelled), or held → expired / cancelled; refunded: paid after the hold ended, when its units were gone",
+    }),
+    expires_at: timestamp.nullable().openapi({ description: "When the hold ends (held, expired); else null" }),
+    confirmed_at: timestamp.nullable(),
+    cancelled_at: timestamp.nullable(),
     created_at: timestamp,
   })
   .openapi("Purchase");
+
+export const userPurchasesQuery = z.object({
+  status: z
+    .enum(PURCHASE_STATUSES)
+    .optional()
+    .openapi({ param: { name: "status", in: "query" }, description: "Only purchases in this state" }),
+});
+
+// https (http://localhost too while developing: checked by the route, which knows the environment).
+const returnUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .openapi({ example: "https://club.example/tickets/paid" });
+export const checkoutSchema = z
+  .strictObject({ success_url: returnUrl, cancel_url: returnUrl })
+  .openapi("CheckoutCreate", {
+    example: { success_url: "https://club.example/paid", cancel_url: "https://club.example/cancelled" },
+  });
+
+export const checkoutSessionSchema = z
+  .object({
+    checkout_url: z.string().openapi({ description: "Send the buyer here to pay" }),
+    session_id: z.string(),
+    expires_at: timestamp.openapi({ description: "The session's end, and the hold's" }),
+  })
+  .openapi("CheckoutSession");
 
 export const problemSchema = z
   .object({
@@ -153,6 +191,11 @@ export const problemSchema = z
     max_per_user: z.int().optional(),
     bought: z.int().optional().openapi({ description: "user_limit: units this user holds" }),
     sold: z.int().optional().openapi({ description: "stock_below_sold, currency_locked: units sold" }),
+    held: z.int().optional().openapi({ description: "stock_below_sold, currency_locked: units held" }),
+    purchase_status: z
+      .enum(PURCHASE_STATUSES)
+      .optional()
+      .openapi({ description: "invalid_state: the purchase's state" }),
     sales_start: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales open" }),
     sales_end: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales close" }),
   })
@@ -185,6 +228,7 @@ const pathId = (name: string) =>
 export const ticketIdParam = z.object({ ticket_id: pathId("ticket_id") });
 export const gameIdParam = z.object({ game_id: pathId("game_id") });
 export const userIdParam = z.object({ user_id: pathId("user_id") });
+export const purchaseIdParam = z.object({ purchase_id: pathId("purchase_id") });
 
 export const listQuery = z.object({
   skip: digits(0, Number.MAX_SAFE_INTEGER)

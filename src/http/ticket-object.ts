@@ -1,4 +1,5 @@
 import type { Rejection, TicketSeller } from "../do/ticket-seller";
+import { forbidden } from "./auth";
 import { keyReused } from "./idempotency";
 import { ApiError, invalid, notFound, outcomeUnknown, overloaded, unavailable } from "./problem";
 
@@ -51,13 +52,37 @@ export function rejectionError(r: Rejection): ApiError {
         bought: r.bought,
       });
     case "stock_below_sold":
-      return new ApiError(409, "stock_below_sold", `The stock cannot go below the ${r.sold} units sold.`, {
-        sold: r.sold,
-      });
+      return new ApiError(
+        409,
+        "stock_below_sold",
+        `The stock cannot go below the ${r.sold} units sold and ${r.held} held.`,
+        { sold: r.sold, held: r.held },
+      );
     case "currency_locked":
-      return new ApiError(409, "currency_locked", "The currency cannot change once units are sold.", {
+      return new ApiError(409, "currency_locked", "The currency cannot change once units are sold or held.", {
         sold: r.sold,
+        held: r.held,
       });
+    case "purchase_not_found":
+      return notFound("No purchase has this id.");
+    case "hold_expired":
+      return new ApiError(409, "hold_expired", `The hold ended and only ${r.available} units are left.`, {
+        available: r.available,
+      });
+    case "invalid_state":
+      return new ApiError(409, "invalid_state", `Not possible for a purchase that is ${r.status}.`, {
+        purchase_status: r.status,
+      });
+    case "forbidden":
+      return forbidden(r.reason);
+    case "payment_provider":
+      return new ApiError(
+        502,
+        "payment_provider_error",
+        "Stripe did not answer as expected; retry: the same checkout session is returned if one was made.",
+        {},
+        { "Retry-After": "1" },
+      );
     case "key_reused":
       return keyReused();
     case "unavailable":

@@ -1,14 +1,17 @@
-import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { etag } from "hono/etag";
 import * as q from "../../db/queries";
 import { ticketProblems } from "../../do/rules";
-import type { BuyOutcome, ResyncOutcome, UpdateOutcome } from "../../do/ticket-seller";
+import type { PurchaseOutcome, ResyncOutcome, UpdateOutcome } from "../../do/ticket-seller";
 import { assertActsFor, auth } from "../auth";
 import { cacheFor } from "../cache";
+import type { AppEnv } from "../context";
 import { idempotencyKey, keyReused } from "../idempotency";
-import { openApiRouter } from "../openapi";
+import { bearer, json, openApiRouter, problems, RETRY_WITH_KEY } from "../openapi";
 import { toPurchase, toTicket } from "../present";
-import { notFound, outcomeUnknown, unavailable } from "../problem";
+import { notFound, outcomeUnknown } from "../problem";
+import { read } from "../read-model";
 import {
   buySchema,
   createTicketSchema,
@@ -16,55 +19,17 @@ import {
   idempotencyHeader,
   listQuery,
   patchTicketSchema,
-  problemSchema,
   purchaseSchema,
   ticketIdParam,
   ticketSchema,
   userIdParam,
+  userPurchasesQuery,
 } from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
 import { jsonBody } from "../validate";
 
 /** An order the object has not started by then is not run: its client has given up. */
 const ORDER_DEADLINE_MS = 10_000;
-
-/** A read of the read model; D1 failing is a 503 (nothing was changed), never a 500. */
-async function read<T>(query: PromiseLike<T>): Promise<T> {
-  try {
-    return await query;
-  } catch (err) {
-    console.error(JSON.stringify({ level: "error", message: "read model query failed", error: String(err) }));
-    throw unavailable("The read model is unavailable; nothing was changed. Retry shortly.");
-  }
-}
-
-const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
-const descriptions: Record<number, string> = {
-  400: "Invalid request: the failing fields are listed in `errors`",
-  401: "Missing or invalid credentials",
-  403: "These credentials may not do this",
-  404: "Not found",
-  409: "Refused",
-  413: "Body over 16 KiB",
-  415: "Body not sent as JSON",
-  422: "Idempotency-Key already used with another body",
-  503: "`unavailable`: the read model (D1) is down; retry after `Retry-After` seconds",
-};
-const problems = (statuses: number[], overrides: Record<number, string> = {}): RouteConfig["responses"] =>
-  Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      {
-        content: { "application/problem+json": { schema: problemSchema } },
-        description: overrides[s] ?? descriptions[s]!,
-      },
-    ]),
-  );
-const bearer = [{ bearerAuth: [] }];
-const RETRY_WITH_KEY =
-  "`unavailable` or `overloaded`: nothing was done, for certain; retry after `Retry-After` seconds. " +
-  "`outcome_unknown`: the ticket's object did not answer, so this may or may not have been done; " +
-  "retry with the same `Idempotency-Key`, which answers the first result if there was one.";
 
 const createTicket = createRoute({
   method: "post",
@@ -87,8 +52,9 @@ const buy = createRoute({
   path: "/buy",
   summary: "Buy units of a ticket",
   description:
-    "Admins buy for any user; a user only for themselves. The ticket's Durable Object decides and records the " +
-    "purchase in one transaction; the answer comes once the read model holds it (waiting at most 2 s).",
+    "Admins buy for any user; a user only for themselves. The purchase is `confirmed` at once (box office, free " +
+    "tickets, admin sales). The ticket's Durable Object decides and records it in one transaction; the answer " +
+    "comes once the read model holds it (waiting at most 2 s).",
   tags: ["purchases"],
   security: bearer,
   middleware: [auth("admin", "user"), jsonBody] as const,
@@ -97,6 +63,30 @@ const buy = createRoute({
     200: json(purchaseSchema, "The purchase"),
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
       409: "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
+      503: RETRY_WITH_KEY,
+    }),
+  },
+});
+
+const hold = createRoute({
+  method: "post",
+  path: "/hold",
+  summary: "Hold units of a ticket while the buyer pays",
+  description:
+    "Like a purchase, but `held` until `expires_at` (the ticket's `hold_seconds`): then it is `expired` and its " +
+    "units go back, to the second. Confirm it (`POST /purchases/{id}/confirm`), pay for it " +
+    "(`POST /purchases/{id}/checkout`) or cancel it. Held units count against `max_per_user`.",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin", "user"), jsonBody] as const,
+  request: { headers: idempotencyHeader, body: { ...json(buySchema, "The order"), required: true } },
+  responses: {
+    201: {
+      ...json(purchaseSchema, "The hold (a replay with the same key answers the same purchase, as it now is)"),
+      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1" }) }),
+    },
+    ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
+      409: "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
       503: RETRY_WITH_KEY,
     }),
   },
@@ -172,8 +162,11 @@ const userPurchases = createRoute({
   tags: ["purchases"],
   security: bearer,
   middleware: [auth("admin", "user")] as const,
-  request: { params: userIdParam },
-  responses: { 200: json(purchaseSchema.array(), "The purchases"), ...problems([400, 401, 403, 404, 503]) },
+  request: { params: userIdParam, query: userPurchasesQuery },
+  responses: {
+    200: json(purchaseSchema.array(), "The purchases in every state (or in `status`), newest first"),
+    ...problems([400, 401, 403, 404, 503], { 404: "The user has no purchases (without a `status` filter)" }),
+  },
 });
 
 // The catalogue is public and cacheable: availability is at most 2 seconds old.
@@ -203,6 +196,27 @@ const getTicket = createRoute({
   request: { params: ticketIdParam },
   responses: { 200: json(ticketSchema, "The ticket"), ...notModified, ...problems([400, 404, 503]) },
 });
+
+/** Sends a purchase or a hold to the ticket's object. */
+async function order(c: Context<AppEnv>, body: z.infer<typeof buySchema>, kind: "buy" | "hold") {
+  assertActsFor(c.get("principal"), body.user_id);
+  c.set("ticketId", body.ticket_id);
+  const request = {
+    user_id: body.user_id,
+    quantity: body.quantity,
+    // A key is bound to what it asked for: the same key and body as a hold and as a purchase are two orders.
+    idempotency: await idempotencyKey(c, kind === "hold" ? { hold: true, ...body } : body),
+    deadline: Date.now() + ORDER_DEADLINE_MS,
+  };
+  const outcome = await onTicket<PurchaseOutcome>(
+    c.env,
+    body.ticket_id,
+    (t) => (kind === "hold" ? t.hold(body.ticket_id, request) : t.buy(body.ticket_id, request)),
+    "Retry with the same Idempotency-Key: it answers the purchase if there was one.",
+  );
+  if (!outcome.ok) throw rejectionError(outcome);
+  return outcome.purchase;
+}
 
 export const ticketsRouter = openApiRouter()
   .openapi(createTicket, async (c) => {
@@ -234,25 +248,10 @@ export const ticketsRouter = openApiRouter()
       );
     return c.json(toTicket(row), 200);
   })
-  .openapi(buy, async (c) => {
-    const body = c.req.valid("json");
-    assertActsFor(c.get("principal"), body.user_id);
-    c.set("ticketId", body.ticket_id);
-    const { user_id, quantity } = body;
-    const order = {
-      user_id,
-      quantity,
-      idempotency: await idempotencyKey(c, body),
-      deadline: Date.now() + ORDER_DEADLINE_MS,
-    };
-    const outcome = await onTicket<BuyOutcome>(
-      c.env,
-      body.ticket_id,
-      (t) => t.buy(body.ticket_id, order),
-      "Retry with the same Idempotency-Key: it answers the purchase if there was one.",
-    );
-    if (!outcome.ok) throw rejectionError(outcome);
-    return c.json(toPurchase(outcome.purchase), 200);
+  .openapi(buy, async (c) => c.json(toPurchase(await order(c, c.req.valid("json"), "buy")), 200))
+  .openapi(hold, async (c) => {
+    const held = await order(c, c.req.valid("json"), "hold");
+    return c.json(toPurchase(held), 201, { Location: `/purchases/${held.id}` });
   })
   .openapi(patchTicket, async (c) => {
     const { ticket_id } = c.req.valid("param");
@@ -287,9 +286,10 @@ export const ticketsRouter = openApiRouter()
   })
   .openapi(userPurchases, async (c) => {
     const { user_id } = c.req.valid("param");
+    const { status } = c.req.valid("query");
     assertActsFor(c.get("principal"), user_id);
-    const rows = await read(q.listPurchasesByUser(q.database(c.env.DB), user_id));
-    if (rows.length === 0) throw notFound("This user has no purchases.");
+    const rows = await read(q.listPurchasesByUser(q.database(c.env.DB), user_id, status));
+    if (rows.length === 0 && !status) throw notFound("This user has no purchases.");
     return c.json(rows.map(toPurchase), 200);
   })
   .openapi(gameTickets, async (c) => {

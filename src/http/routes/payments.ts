@@ -1,0 +1,83 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { PaymentOutcome } from "../../do/ticket-seller";
+import { paymentEvent, verifyStripeSignature } from "../../payments/stripe";
+import { json, openApiRouter, problems } from "../openapi";
+import { ApiError, invalid } from "../problem";
+import { onTicket, rejectionError } from "../ticket-object";
+
+// Stripe's webhook: the signature is checked before anything else; then the
+// event goes to the object of its purchase's ticket, which acts on each event
+// id once. Every event handled or deliberately ignored is answered 200, so
+// Stripe never retries a decided event; only a failure that needs a retry
+// (the object unreachable, a refund that failed) answers 503.
+
+const MAX_EVENT_BYTES = 256 * 1024;
+
+const webhook = createRoute({
+  method: "post",
+  path: "/stripe/webhook",
+  summary: "Stripe's webhook (Checkout Session events)",
+  description:
+    "Verifies `Stripe-Signature` (HMAC-SHA256 over `timestamp.body` with the webhook secret, 300 s tolerance) " +
+    "before anything else. `checkout.session.completed` (paid) confirms the purchase, or refunds the payment when " +
+    "its hold ended and the units are gone; `checkout.session.expired` cancels the hold. Each event id is acted on once.",
+  tags: ["payments"],
+  middleware: [
+    bodyLimit({
+      maxSize: MAX_EVENT_BYTES,
+      onError: () => {
+        throw new ApiError(413, "payload_too_large", `The body must be at most ${MAX_EVENT_BYTES} bytes.`);
+      },
+    }),
+  ] as const,
+  request: {
+    headers: z.object({
+      "stripe-signature": z
+        .string()
+        .optional()
+        .openapi({ param: { name: "stripe-signature", in: "header" } }),
+    }),
+  },
+  responses: {
+    200: json(
+      z
+        .object({ received: z.literal(true), result: z.enum(["confirmed", "cancelled", "refunded", "ignored"]) })
+        .openapi("WebhookReceipt"),
+      "Handled, or deliberately ignored (a repeat, another session, an event type not acted on)",
+    ),
+    ...problems([400, 413, 501, 503], {
+      400: "`invalid_signature`: missing, wrong or stale signature; nothing was done",
+      501: "`payments_not_configured`: no Stripe keys are set",
+      503: "Not handled yet (`outcome_unknown` or `unavailable`); Stripe retries, and the event is acted on once",
+    }),
+  },
+});
+
+export const paymentsRouter = openApiRouter().openapi(webhook, async (c) => {
+  const secret = c.env.STRIPE_WEBHOOK_SECRET;
+  if (!secret || !c.env.STRIPE_SECRET_KEY) {
+    throw new ApiError(501, "payments_not_configured", "Payments are not configured.");
+  }
+  const payload = await c.req.text();
+  if (!(await verifyStripeSignature(secret, c.req.header("Stripe-Signature"), payload))) {
+    throw new ApiError(400, "invalid_signature", "The Stripe-Signature header does not sign this body.");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(payload);
+  } catch {
+    throw invalid([{ field: "body", message: "malformed JSON" }]);
+  }
+  const event = paymentEvent(body);
+  if (!event) return c.json({ received: true as const, result: "ignored" as const }, 200);
+  c.set("ticketId", event.ticketId);
+  const outcome = await onTicket<PaymentOutcome>(
+    c.env,
+    event.ticketId,
+    (t) => t.paymentEvent(event.ticketId, event),
+    "Stripe retries the event; it is acted on once.",
+  );
+  if (!outcome.ok && outcome.code !== "not_found") throw rejectionError(outcome);
+  return c.json({ received: true as const, result: outcome.ok ? outcome.result : ("ignored" as const) }, 200);
+});

@@ -1,0 +1,181 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import * as q from "../../db/queries";
+import type { Actor, CheckoutOutcome, PurchaseOutcome } from "../../do/ticket-seller";
+import { assertActsFor, auth, type Principal } from "../auth";
+import type { AppEnv } from "../context";
+import { bearer, json, openApiRouter, problems } from "../openapi";
+import { toPurchase } from "../present";
+import { ApiError, invalid, notFound } from "../problem";
+import { read } from "../read-model";
+import { checkoutSchema, checkoutSessionSchema, purchaseIdParam, purchaseSchema } from "../schemas";
+import { onTicket, rejectionError } from "../ticket-object";
+import { jsonBody } from "../validate";
+
+// A purchase's lifecycle: read it, confirm it, cancel it, pay for it.
+// Each goes to the object of the purchase's ticket, which holds it exactly.
+
+const SAFE_TO_RETRY = "Retrying is safe: the purchase ends up in the state asked for once.";
+
+const getPurchase = createRoute({
+  method: "get",
+  path: "/{purchase_id}",
+  summary: "One purchase, as its ticket's object holds it now",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin", "user")] as const,
+  request: { params: purchaseIdParam },
+  responses: { 200: json(purchaseSchema, "The purchase"), ...problems([400, 401, 403, 404, 503]) },
+});
+
+const confirm = createRoute({
+  method: "post",
+  path: "/{purchase_id}/confirm",
+  summary: "Confirm a hold (the payment service, the box office)",
+  description:
+    "held → confirmed. Already confirmed: the same purchase (idempotent). A hold that ended is confirmed anyway " +
+    "if its units can be taken again, else `409 hold_expired`; a cancelled purchase is `409 invalid_state`.",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin")] as const,
+  request: { params: purchaseIdParam },
+  responses: {
+    200: json(purchaseSchema, "The purchase, confirmed"),
+    ...problems([400, 401, 403, 404, 409, 503], {
+      409: "`hold_expired` (with `available`) or `invalid_state` (with `purchase_status`)",
+    }),
+  },
+});
+
+const cancel = createRoute({
+  method: "post",
+  path: "/{purchase_id}/cancel",
+  summary: "Cancel a purchase: its units go back to the ticket",
+  description:
+    "Its owner while it is held; the admin while it is held or confirmed. Already cancelled: the same purchase " +
+    "(idempotent). An expired hold is `409 invalid_state`; the owner cancelling a confirmed purchase is `403`.",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin", "user")] as const,
+  request: { params: purchaseIdParam },
+  responses: {
+    200: json(purchaseSchema, "The purchase, cancelled"),
+    ...problems([400, 401, 403, 404, 409, 503], { 409: "`invalid_state` (with `purchase_status`)" }),
+  },
+});
+
+const checkout = createRoute({
+  method: "post",
+  path: "/{purchase_id}/checkout",
+  summary: "Pay for a hold with Stripe Checkout",
+  description:
+    "Creates one Stripe Checkout Session for the held purchase (a repeat returns the same session) and lengthens " +
+    "the hold to the session's end (Stripe's minimum is 30 minutes). The purchase is confirmed by Stripe's " +
+    "webhook once paid. `501` when payments are not configured.",
+  tags: ["purchases"],
+  security: bearer,
+  middleware: [auth("admin", "user"), jsonBody] as const,
+  request: {
+    params: purchaseIdParam,
+    body: { ...json(checkoutSchema, "Where Stripe sends the buyer back"), required: true },
+  },
+  responses: {
+    200: json(checkoutSessionSchema, "The session: send the buyer to `checkout_url`"),
+    ...problems([400, 401, 403, 404, 409, 413, 415, 501, 502, 503], {
+      409: "`invalid_state`: only a held purchase can be paid for",
+      501: "`payments_not_configured`: no Stripe keys are set; holds are confirmed by the admin",
+      502: "`payment_provider_error`: Stripe failed; retry (the same session is returned if one was made)",
+    }),
+  },
+});
+
+const actorOf = (p: Principal): Actor => (p.role === "user" ? { role: "user", id: p.id } : { role: "admin" });
+
+/** The ticket whose object holds a purchase (from the id block it came from). */
+async function ticketOf(c: Context<AppEnv>, purchaseId: number): Promise<number> {
+  const ticketId = await read(q.ticketOfPurchase(q.database(c.env.DB), purchaseId));
+  if (ticketId === undefined) throw notFound("No purchase has this id.");
+  c.set("ticketId", ticketId);
+  return ticketId;
+}
+
+/** Return URLs: https, or http://localhost while developing. */
+function checkReturnUrls(env: Env, urls: Record<string, string>): void {
+  const errors = Object.entries(urls).flatMap(([field, value]) => {
+    const url = new URL(value);
+    const local = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+    if (url.protocol === "https:" || (env.ENVIRONMENT === "development" && local)) return [];
+    return [{ field, message: "must be an https URL (or http://localhost while developing)" }];
+  });
+  if (errors.length > 0) throw invalid(errors);
+}
+
+export const purchasesRouter = openApiRouter()
+  .openapi(getPurchase, async (c) => {
+    const { purchase_id } = c.req.valid("param");
+    const ticketId = await ticketOf(c, purchase_id);
+    const outcome = await onTicket<PurchaseOutcome>(
+      c.env,
+      ticketId,
+      (t) => t.purchase(ticketId, purchase_id),
+      "Reading is safe to retry.",
+    );
+    if (!outcome.ok) throw rejectionError(outcome);
+    assertActsFor(c.get("principal"), outcome.purchase.user_id);
+    return c.json(toPurchase(outcome.purchase), 200);
+  })
+  .openapi(confirm, async (c) => {
+    const { purchase_id } = c.req.valid("param");
+    const ticketId = await ticketOf(c, purchase_id);
+    const outcome = await onTicket<PurchaseOutcome>(
+      c.env,
+      ticketId,
+      (t) => t.confirm(ticketId, purchase_id),
+      SAFE_TO_RETRY,
+    );
+    if (!outcome.ok) throw rejectionError(outcome);
+    return c.json(toPurchase(outcome.purchase), 200);
+  })
+  .openapi(cancel, async (c) => {
+    const { purchase_id } = c.req.valid("param");
+    const ticketId = await ticketOf(c, purchase_id);
+    const actor = actorOf(c.get("principal"));
+    const outcome = await onTicket<PurchaseOutcome>(
+      c.env,
+      ticketId,
+      (t) => t.cancel(ticketId, purchase_id, actor),
+      SAFE_TO_RETRY,
+    );
+    if (!outcome.ok) throw rejectionError(outcome);
+    return c.json(toPurchase(outcome.purchase), 200);
+  })
+  .openapi(checkout, async (c) => {
+    if (!c.env.STRIPE_SECRET_KEY || !c.env.STRIPE_WEBHOOK_SECRET) {
+      throw new ApiError(
+        501,
+        "payments_not_configured",
+        "Payments are not configured; holds are confirmed by the admin.",
+      );
+    }
+    const { purchase_id } = c.req.valid("param");
+    const urls = c.req.valid("json");
+    checkReturnUrls(c.env, urls);
+    const ticketId = await ticketOf(c, purchase_id);
+    const actor = actorOf(c.get("principal"));
+    const outcome = await onTicket<CheckoutOutcome>(
+      c.env,
+      ticketId,
+      (t) => t.checkout(ticketId, purchase_id, actor, urls),
+      "Retrying is safe: it returns the same session if one was made.",
+    );
+    if (!outcome.ok) throw rejectionError(outcome);
+    const { session } = outcome;
+    return c.json(
+      {
+        checkout_url: session.url,
+        session_id: session.id,
+        expires_at: new Date(session.expires_at * 1000).toISOString(),
+      },
+      200,
+    );
+  });

@@ -1,0 +1,297 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { api, asAdmin, asUser, buy, createTicket, expectProblem, postJson, sellerOf } from "./helpers";
+
+// Payments: the checkout session, and Stripe's webhook. Stripe's API is the
+// stand-in of test/fake-stripe.ts (the runtime's outbound fetch); webhook
+// payloads are signed here exactly as Stripe signs them.
+
+const SECRET = env.STRIPE_WEBHOOK_SECRET!;
+
+/** A call the worker made to (the stand-in for) Stripe's API. */
+interface FakeStripeRequest {
+  path: string;
+  idempotencyKey: string | null;
+  form: Record<string, string>;
+}
+
+async function sign(payload: string, secret = SECRET, at = Math.floor(Date.now() / 1000)) {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${at}.${payload}`));
+  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `t=${at},v1=${hex}`;
+}
+
+let events = 0;
+function event(
+  type: string,
+  session: { id: string; purchaseId: number; ticketId: number; paid?: boolean; intent?: string },
+) {
+  return JSON.stringify({
+    id: `evt_test_${Date.now()}_${++events}`,
+    object: "event",
+    type,
+    data: {
+      object: {
+        object: "checkout.session",
+        id: session.id,
+        client_reference_id: String(session.purchaseId),
+        metadata: { purchase_id: String(session.purchaseId), ticket_id: String(session.ticketId) },
+        payment_status: session.paid === false ? "unpaid" : "paid",
+        payment_intent: session.intent ?? `pi_test_${session.purchaseId}`,
+      },
+    },
+  });
+}
+
+const deliver = async (payload: string, signature?: string) =>
+  api("/payments/stripe/webhook", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      ...(signature === undefined ? {} : { "Stripe-Signature": signature }),
+    },
+    body: payload,
+  });
+const deliverSigned = async (payload: string) => deliver(payload, await sign(payload));
+
+const stripeRequests = async (path: string) =>
+  ((await (await fetch("https://api.stripe.com/__fake/requests")).json()) as FakeStripeRequest[]).filter(
+    (r) => r.path === path,
+  );
+const failStripe = (path: string, times = 1) =>
+  fetch(`https://api.stripe.com/__fake/fail?path=${encodeURIComponent(path)}&times=${times}`, { method: "POST" });
+
+interface Purchase {
+  id: number;
+  status: string;
+  expires_at: string | null;
+}
+const purchase = async (id: number) => (await (await api(`/purchases/${id}`, { headers: asAdmin })).json()) as Purchase;
+const ticketNow = async (id: number) =>
+  (await (await api(`/tickets/${id}`)).json()) as { sold: number; held: number; available: number };
+
+const URLS = { success_url: "https://club.example/paid", cancel_url: "https://club.example/cancelled" };
+
+/** A hold with a checkout session. */
+async function held(stock = 5, quantity = 1, holdSeconds = 60) {
+  const ticket = await createTicket({ stock, hold_seconds: holdSeconds, price: 35.5, name: "North Stand" });
+  const res = await postJson("/tickets/hold", { user_id: 7, ticket_id: ticket.id, quantity });
+  const hold = (await res.json()) as Purchase;
+  const checkout = await postJson(`/purchases/${hold.id}/checkout`, URLS, await asUser(7));
+  expect(checkout.status).toBe(200);
+  const session = (await checkout.json()) as { checkout_url: string; session_id: string; expires_at: string };
+  return { ticket, hold, session };
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe("POST /purchases/{purchase_id}/checkout", () => {
+  it("creates one Checkout Session for the hold, keyed by the purchase, and lengthens the hold to its end", async () => {
+    const before = Date.now();
+    const { ticket, hold, session } = await held(5, 2);
+    expect(session.checkout_url).toMatch(/^https:\/\/checkout\.stripe\.test\//);
+    const [created] = (await stripeRequests("/v1/checkout/sessions")).filter(
+      (r) => r.form.client_reference_id === String(hold.id),
+    );
+    expect(created).toMatchObject({
+      idempotencyKey: `purchase-${hold.id}-checkout`,
+      form: {
+        mode: "payment",
+        "metadata[ticket_id]": String(ticket.id),
+        "line_items[0][quantity]": "2",
+        "line_items[0][price_data][unit_amount]": "3550",
+        "line_items[0][price_data][currency]": "eur",
+        "line_items[0][price_data][product_data][name]": "North Stand",
+        success_url: URLS.success_url,
+      },
+    });
+    // Stripe's minimum session life is 30 minutes: the hold lasts as long as the session.
+    const ends = Date.parse(session.expires_at);
+    expect(ends - before).toBeGreaterThanOrEqual(30 * 60_000);
+    expect((await purchase(hold.id)).expires_at).toBe(session.expires_at);
+    // A repeat answers the same session and asks Stripe for nothing more.
+    const again = await postJson(`/purchases/${hold.id}/checkout`, URLS, asAdmin);
+    expect(((await again.json()) as { session_id: string }).session_id).toBe(session.session_id);
+    const all = (await stripeRequests("/v1/checkout/sessions")).filter(
+      (r) => r.form.client_reference_id === String(hold.id),
+    );
+    expect(all).toHaveLength(1);
+  });
+
+  it("after a Stripe failure, a retry asks again with the same key and parameters: one session", async () => {
+    const ticket = await createTicket({ stock: 5 });
+    const hold = (await (await postJson("/tickets/hold", { user_id: 8, ticket_id: ticket.id })).json()) as Purchase;
+    await failStripe("/v1/checkout/sessions");
+    await expectProblem(await postJson(`/purchases/${hold.id}/checkout`, URLS), 502, "payment_provider_error");
+    const retry = await postJson(`/purchases/${hold.id}/checkout`, URLS);
+    expect(retry.status).toBe(200);
+    const asked = (await stripeRequests("/v1/checkout/sessions")).filter(
+      (r) => r.form.client_reference_id === String(hold.id),
+    );
+    expect(asked).toHaveLength(2);
+    expect(asked[1]!.idempotencyKey).toBe(asked[0]!.idempotencyKey);
+    expect(asked[1]!.form).toEqual(asked[0]!.form);
+  });
+
+  it("is for held purchases of the buyer, with https return URLs (http://localhost only while developing)", async () => {
+    const ticket = await createTicket({ stock: 5 });
+    const bought = (await buy({ user_id: 9, ticket_id: ticket.id })).body as { id: number };
+    await expectProblem(await postJson(`/purchases/${bought.id}/checkout`, URLS), 409, "invalid_state");
+    const hold = (await (await postJson("/tickets/hold", { user_id: 9, ticket_id: ticket.id })).json()) as Purchase;
+    await expectProblem(await postJson(`/purchases/${hold.id}/checkout`, URLS, await asUser(10)), 403, "forbidden");
+    const plain = { ...URLS, success_url: "http://club.example/paid" };
+    await expectProblem(await postJson(`/purchases/${hold.id}/checkout`, plain), 400, "validation_error");
+    const local = { success_url: "http://localhost:5173/paid", cancel_url: "http://localhost:5173/back" };
+    expect((await postJson(`/purchases/${hold.id}/checkout`, local)).status).toBe(200); // ENVIRONMENT=development here
+    const { default: app } = await import("../src/index");
+    const production = await app.fetch(
+      new Request(`http://tickets.test/purchases/${hold.id}/checkout`, {
+        method: "POST",
+        headers: { ...asAdmin, "Content-Type": "application/json" },
+        body: JSON.stringify(local),
+      }),
+      { ...env, ENVIRONMENT: "production" },
+    );
+    await expectProblem(production, 400, "validation_error");
+  });
+
+  it("answers 501 for checkout and webhook when Stripe is not configured", async () => {
+    const { default: app } = await import("../src/index");
+    const bare = { ...env, STRIPE_SECRET_KEY: undefined, STRIPE_WEBHOOK_SECRET: undefined };
+    const checkout = await app.fetch(
+      new Request("http://tickets.test/purchases/1/checkout", {
+        method: "POST",
+        headers: { ...asAdmin, "Content-Type": "application/json" },
+        body: JSON.stringify(URLS),
+      }),
+      bare,
+    );
+    await expectProblem(checkout, 501, "payments_not_configured");
+    const hook = await app.fetch(
+      new Request("http://tickets.test/payments/stripe/webhook", { method: "POST", body: "{}" }),
+      bare,
+    );
+    await expectProblem(hook, 501, "payments_not_configured");
+  });
+});
+
+describe("POST /payments/stripe/webhook", () => {
+  it("checks the signature before anything else: tampered, wrong secret, stale, missing are 400 with nothing done", async () => {
+    const { ticket, hold, session } = await held();
+    const payload = event("checkout.session.completed", {
+      id: session.session_id,
+      purchaseId: hold.id,
+      ticketId: ticket.id,
+    });
+    const tampered = payload.replace('"paid"', '"paid" ');
+    const now = Math.floor(Date.now() / 1000);
+    for (const [body, signature] of [
+      [tampered, await sign(payload)],
+      [payload, await sign(payload, "whsec_wrong")],
+      [payload, await sign(payload, SECRET, now - 301)],
+      [payload, await sign(payload, SECRET, now + 301)],
+      [payload, undefined],
+      [payload, "t=abc,v1=00"],
+    ] as const) {
+      await expectProblem(await deliver(body, signature), 400, "invalid_signature");
+    }
+    expect((await purchase(hold.id)).status).toBe("held");
+    const ok = await deliver(payload, await sign(payload, SECRET, now - 299));
+    expect(await ok.json()).toEqual({ received: true, result: "confirmed" });
+  });
+
+  it("confirms a paid session once, however often the event is delivered", async () => {
+    const { ticket, hold, session } = await held(5, 2);
+    const payload = event("checkout.session.completed", {
+      id: session.session_id,
+      purchaseId: hold.id,
+      ticketId: ticket.id,
+    });
+    const answers = await Promise.all([deliverSigned(payload), deliverSigned(payload)]);
+    const results = await Promise.all(
+      answers.map(async (r) => [r.status, ((await r.json()) as { result: string }).result]),
+    );
+    expect(results.map(([s]) => s)).toEqual([200, 200]);
+    expect(results.map(([, r]) => r).sort()).toEqual(["confirmed", "ignored"]);
+    expect((await deliverSigned(payload)).status).toBe(200);
+    expect((await purchase(hold.id)).status).toBe("confirmed");
+    expect(await ticketNow(ticket.id)).toMatchObject({ sold: 2, held: 0 });
+  });
+
+  it("ignores (200) an unpaid completion, another session's event, and event types it does not act on", async () => {
+    const { ticket, hold, session } = await held();
+    const ids = { purchaseId: hold.id, ticketId: ticket.id };
+    for (const payload of [
+      event("checkout.session.completed", { id: session.session_id, ...ids, paid: false }),
+      event("checkout.session.completed", { id: "cs_someone_else", ...ids }),
+      event("checkout.session.async_payment_failed", { id: session.session_id, ...ids }),
+      event("checkout.session.completed", { id: session.session_id, purchaseId: 987_654_321, ticketId: ticket.id }),
+      JSON.stringify({ id: "evt_other", type: "customer.created", data: { object: { object: "customer" } } }),
+    ]) {
+      const res = await deliverSigned(payload);
+      expect([res.status, await res.json()]).toEqual([200, { received: true, result: "ignored" }]);
+    }
+    expect((await purchase(hold.id)).status).toBe("held");
+  });
+
+  it("cancels the hold when its session expires", async () => {
+    const { ticket, hold, session } = await held(3, 3);
+    const res = await deliverSigned(
+      event("checkout.session.expired", { id: session.session_id, purchaseId: hold.id, ticketId: ticket.id }),
+    );
+    expect(await res.json()).toEqual({ received: true, result: "cancelled" });
+    expect((await purchase(hold.id)).status).toBe("cancelled");
+    expect(await ticketNow(ticket.id)).toMatchObject({ held: 0, available: 3 });
+  });
+
+  it("confirms a payment that arrives after the hold ended if the units can be taken again", async () => {
+    const { ticket, hold, session } = await held(3, 2);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse(session.expires_at) + 1_000 });
+    await runDurableObjectAlarm(sellerOf(ticket.id));
+    expect((await purchase(hold.id)).status).toBe("expired");
+    const res = await deliverSigned(
+      event("checkout.session.completed", { id: session.session_id, purchaseId: hold.id, ticketId: ticket.id }),
+    );
+    expect(await res.json()).toEqual({ received: true, result: "confirmed" });
+    expect(await ticketNow(ticket.id)).toMatchObject({ sold: 2, held: 0 });
+  });
+
+  it("refunds a payment that arrives after the units were sold to someone else, once, retrying a failed refund", async () => {
+    const { ticket, hold, session } = await held(2, 2);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse(session.expires_at) + 1_000 });
+    expect((await buy({ user_id: 99, ticket_id: ticket.id, quantity: 2 })).status).toBe(200); // the units are gone
+    const payload = event("checkout.session.completed", {
+      id: session.session_id,
+      purchaseId: hold.id,
+      ticketId: ticket.id,
+      intent: `pi_late_${hold.id}`,
+    });
+    await failStripe("/v1/refunds");
+    const failed = await deliverSigned(payload);
+    expect(failed.status).toBe(503); // Stripe delivers it again
+    const res = await deliverSigned(payload);
+    expect(await res.json()).toEqual({ received: true, result: "refunded" });
+    expect((await deliverSigned(payload)).status).toBe(200); // handled: nothing more
+    const refunds = (await stripeRequests("/v1/refunds")).filter((r) => r.form.payment_intent === `pi_late_${hold.id}`);
+    expect(refunds.map((r) => r.idempotencyKey)).toEqual([`purchase-${hold.id}-refund`, `purchase-${hold.id}-refund`]);
+    expect((await purchase(hold.id)).status).toBe("refunded");
+    expect(await ticketNow(ticket.id)).toMatchObject({ sold: 2, held: 0 });
+  });
+
+  it("expires the session at Stripe when its hold ends first", async () => {
+    const { ticket, hold, session } = await held();
+    await api(`/purchases/${hold.id}/cancel`, { method: "POST", headers: asAdmin });
+    await scheduler.wait(50);
+    const expired = await stripeRequests(`/v1/checkout/sessions/${session.session_id}/expire`);
+    expect(expired).toHaveLength(1);
+    expect((await ticketNow(ticket.id)).held).toBe(0);
+  });
+});
