@@ -9,11 +9,13 @@ import { purchases, tickets } from "./schema";
 // after a lost answer, or arriving late, changes nothing. Each function gives
 // D1 statements, for one D1 batch (one transaction).
 
-/** `newer`: the projection of changes. `repair`: a resync, which also rewrites a row D1 holds at the same version. */
+/** `newer`: the projection of changes. `repair`: a resync, which rewrites D1's rows whatever their versions. */
 export type Mode = "newer" | "repair";
 
+// A repair rewrites whatever D1 holds, whatever its version: the object is the
+// truth, and a resync runs alone, so no newer write of this object races it.
 const newer = (version: SQLiteColumn, mode: Mode) =>
-  mode === "newer" ? sql`excluded."version" > ${version}` : sql`excluded."version" >= ${version}`;
+  mode === "newer" ? sql`excluded."version" > ${version}` : sql`true`;
 
 const statement = (d1: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }) => {
   const { sql: text, params } = query.toSQL();
@@ -43,9 +45,11 @@ const updates = purchaseColumns
   .filter((c) => c !== "id")
   .map((c) => `"${c}" = excluded."${c}"`)
   .join(", ");
+// A row of another ticket with the same id is never taken over (ids are unique across tickets; this is the guard).
 const upsertPurchasesSql = (mode: Mode) =>
   `INSERT INTO "purchases" (${quoted}) SELECT ${fromJson} FROM json_each(?3) AS j WHERE true ` +
-  `ON CONFLICT ("id") DO UPDATE SET ${updates} WHERE excluded."version" ${mode === "newer" ? ">" : ">="} "purchases"."version"`;
+  `ON CONFLICT ("id") DO UPDATE SET ${updates} WHERE "purchases"."ticket_id" = excluded."ticket_id"` +
+  (mode === "newer" ? ` AND excluded."version" > "purchases"."version"` : "");
 
 /**
  * Upserts the object's purchases in one statement, however many: the rows go

@@ -39,14 +39,18 @@ export class Outbox {
   async settled(version: number): Promise<void> {
     if (this.#projected >= version || this.backoff.waiting) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, PROJECTION_WAIT_MS);
-      this.#waiters.push({
+      const waiter = {
         version,
         resolve: () => {
           clearTimeout(timer);
           resolve();
         },
-      });
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      }, PROJECTION_WAIT_MS);
+      this.#waiters.push(waiter);
       void this.flush();
     });
   }
@@ -121,17 +125,19 @@ export class Outbox {
       const page = store.purchasesAfter(this.db, after, RESYNC_PAGE);
       const last = page.length < RESYNC_PAGE;
       const to = last ? Number.MAX_SAFE_INTEGER : page.at(-1)!.id;
-      await this.d1.batch([
-        upsertTicket(this.d1, ticket, "repair"),
-        ...upsertPurchases(this.d1, ticket, page, "repair"),
-        deleteOtherPurchases(
-          this.d1,
-          ticket.id,
-          after + 1,
-          to,
-          page.map((p) => p.id),
-        ),
-      ]);
+      await withTimeout(
+        this.d1.batch([
+          upsertTicket(this.d1, ticket, "repair"),
+          ...upsertPurchases(this.d1, ticket, page, "repair"),
+          deleteOtherPurchases(
+            this.d1,
+            ticket.id,
+            after + 1,
+            to,
+            page.map((p) => p.id),
+          ),
+        ]),
+      );
       count += page.length;
       after = to;
       if (last) return { purchases: count };

@@ -21,6 +21,8 @@ export type Rejection =
   | { ok: false; code: "invalid"; errors: { field: string; message: string }[] }
   // Nothing was done, for certain: the ticket could not be read or no purchase id is left (D1 down), or the order outlived its deadline.
   | { ok: false; code: "unavailable"; reason: string }
+  // Something may have been done: safe to repeat.
+  | { ok: false; code: "outcome_unknown"; reason: string }
   // Nothing was done: too many orders are waiting in this object.
   | { ok: false; code: "overloaded" };
 

@@ -1,7 +1,7 @@
 import { getTableColumns } from "drizzle-orm";
 import type { IdempotencyKey } from "../db/queries";
 import type { TicketPatch } from "./rules";
-import { idBlocks, type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
+import { type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
 import {
   addUnits,
   change,
@@ -166,31 +166,32 @@ const pick = <T extends object>(row: Record<string, unknown>, columns: T) =>
   Object.fromEntries(Object.keys(columns).map((k) => [k, row[k]])) as { [K in keyof T]: unknown };
 
 /**
- * Takes ownership of a ticket as D1 holds it: the row, the purchases made
- * before objects owned their tickets (with their idempotency keys), and a
- * first block of purchase ids. From here on the object's copy wins.
+ * Takes ownership of a ticket as D1 holds it: the row, and the purchases made
+ * before objects owned their tickets (with their idempotency keys). From here
+ * on the object's copy wins.
  */
 export function adoptTicket(
   db: Store,
   row: Record<string, unknown> & { version: number },
   earlier: (Record<string, unknown> & { version: number })[],
-  ids: { start: number; end: number },
 ): void {
   const { clock: _, ...ticketColumns } = getTableColumns(ticket);
   const purchaseColumns = getTableColumns(purchases);
   // New versions must pass every version D1 already holds, or the projection would skip them.
-  const clock = Math.max(row.version, ...earlier.map((p) => p.version));
-  db.transaction((tx) => {
-    tx.insert(ticket)
-      .values({ ...(pick(row, ticketColumns) as TicketRow), clock })
+  const clock = earlier.reduce((max, p) => Math.max(max, p.version), row.version);
+  const adopted = pick(row, ticketColumns) as TicketRow;
+  // D1 has no CHECK on the sales window; the object does. A window that ends before it opens never sells.
+  if (adopted.sales_start && adopted.sales_end && adopted.sales_end <= adopted.sales_start) adopted.sales_end = null;
+  db.transaction(() => {
+    db.insert(ticket)
+      .values({ ...adopted, clock })
       .run();
     // The object's SQLite binds at most 100 parameters per statement.
     const perStatement = Math.floor(100 / Object.keys(purchaseColumns).length);
     for (let i = 0; i < earlier.length; i += perStatement) {
-      tx.insert(purchases)
+      db.insert(purchases)
         .values(earlier.slice(i, i + perStatement).map((p) => pick(p, purchaseColumns) as PurchaseRow))
         .run();
     }
-    tx.insert(idBlocks).values({ next: ids.start, end: ids.end }).run();
   });
 }

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { allocatePurchaseIds, database, getTicket, type IdempotencyKey, listPurchasesOfTicket } from "../db/queries";
+import { database, getTicket, type IdempotencyKey, listPurchasesOfTicket } from "../db/queries";
 import type { TicketRow as D1TicketRow } from "../db/schema";
 import {
   CHECKOUT_MINUTES,
@@ -9,8 +9,8 @@ import {
   type PaymentEvent,
   refundPayment,
 } from "../payments/stripe";
-import { logError, withTimeout } from "./backoff";
-import { ID_BLOCK, IdReserve } from "./ids";
+import { Backoff, logError, withTimeout } from "./backoff";
+import { IdReserve } from "./ids";
 import { Outbox } from "./outbox";
 import {
   type Actor,
@@ -95,6 +95,7 @@ export class TicketSeller extends DurableObject<Env> {
   #nextExpiry: string | null = null; // the earliest live hold's end, or earlier: never later
   #adopted = false; // once true, for good: the ticket's row exists in storage
   #adopting: Promise<Rejection | null> | undefined;
+  #adoption = new Backoff(); // a failed take-over is not retried on every order
   #inFlight = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -290,7 +291,8 @@ export class TicketSeller extends DurableObject<Env> {
         return { ok: true, ...(await this.#outbox.resync()) };
       } catch (err) {
         logError("resync failed", { ticket_id: ticketId }, err);
-        return unavailable("D1 failed during the resync");
+        // Some pages may be written, or the last one committed with its answer lost.
+        return { ok: false, code: "outcome_unknown", reason: "D1 failed during the resync, which may be partly done" };
       }
     });
   }
@@ -336,8 +338,10 @@ export class TicketSeller extends DurableObject<Env> {
         order.deadline,
       );
       if (outcome !== "no ids") return outcome;
-      // No purchase id left: only D1 can reserve more. Decide again once it has.
+      // No purchase id left: only D1 can reserve more. Decide again once it has, unless the caller gave up meanwhile.
       if (attempt > 0 || !(await this.#ids.refill(ticketId))) return unavailable("no purchase ids reserved");
+      if (order.deadline !== undefined && Date.now() > order.deadline)
+        return unavailable("the order's deadline passed");
     }
   }
 
@@ -392,6 +396,7 @@ export class TicketSeller extends DurableObject<Env> {
   }
 
   async #adopt(ticketId: number, given?: D1TicketRow): Promise<Rejection | null> {
+    if (this.#adoption.waiting) return unavailable("the ticket could not be read");
     try {
       const row = given ?? (await withTimeout(getTicket(this.#d1, ticketId)));
       if (!row) return { ok: false, code: "not_found" }; // not remembered: it may be created later
@@ -402,14 +407,17 @@ export class TicketSeller extends DurableObject<Env> {
         if (page.length < 1_000) break;
         after = page.at(-1)!.id;
       }
-      const ids = await withTimeout(allocatePurchaseIds(this.#d1, ID_BLOCK, ticketId));
-      adoptTicket(this.#db, row, earlier, ids);
-      this.#nextExpiry = store.nextExpiry(this.#db);
-      return null;
+      adoptTicket(this.#db, row, earlier);
     } catch (err) {
-      logError("taking over the ticket from D1 failed", { ticket_id: ticketId }, err);
+      const delay = this.#adoption.failed();
+      logError("taking over the ticket from D1 failed", { ticket_id: ticketId, retry_in_ms: delay }, err);
       return unavailable("the ticket could not be read");
     }
+    this.#adoption.succeeded();
+    this.#nextExpiry = store.nextExpiry(this.#db);
+    // The first block of purchase ids; if D1 fails here, the first sale asks again.
+    await this.#ids.refill(ticketId);
+    return null;
   }
 
   /** Ends every hold whose time is up, in one transaction, before anything else looks at the ticket. */

@@ -87,6 +87,8 @@ export function rejectionError(r: Rejection): ApiError {
       return keyReused();
     case "unavailable":
       return unavailable(`Nothing was done: ${r.reason}. Retry shortly.`);
+    case "outcome_unknown":
+      return outcomeUnknown(`This may be partly done: ${r.reason}. Repeating it is safe.`);
     case "overloaded":
       return overloaded("Too many orders are waiting for this ticket; nothing was done. Retry shortly.");
   }

@@ -236,6 +236,8 @@ export const ticketsRouter = openApiRouter()
       throw outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key.");
     }
     if (row === "key_reused") throw keyReused();
+    // A ticket id names its object: it must survive the trip through JSON and numbers.
+    if (!Number.isSafeInteger(row.id)) throw new Error(`ticket id ${row.id} is past Number.MAX_SAFE_INTEGER`);
     // Hand the new ticket to its object now, so its first sale needs no D1 read;
     // if this fails, the object takes it over from D1 on first use instead.
     const created = row;
