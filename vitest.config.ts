@@ -12,6 +12,14 @@ const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 20
 const kid = "test-rs256";
 const jwks = { keys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" }] };
 
+// Entry codes: the current signing key, and an older one still listed for verifying.
+const entryKey = (kid: string) => {
+  const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
+  return { kty: "OKP", crv: "Ed25519", kid, x: jwk.x, d: jwk.d };
+};
+const currentEntryKey = entryKey("k2");
+const oldEntryKey = entryKey("k1");
+
 // The Stripe API, as the worker sees it in tests.
 const stripe = fakeStripe();
 
@@ -38,6 +46,9 @@ export default defineConfig(async () => {
                   ENVIRONMENT: "development",
                   STRIPE_SECRET_KEY: "sk_test_fake",
                   STRIPE_WEBHOOK_SECRET: "whsec_test_secret",
+                  ENTRY_SIGNING_KEY: JSON.stringify(currentEntryKey),
+                  ENTRY_VERIFY_KEYS: JSON.stringify([{ ...oldEntryKey, d: undefined }]),
+                  TEST_OLD_ENTRY_KEY: oldEntryKey, // signs codes as before a rotation
                 },
                 outboundService: (request: Parameters<typeof stripe>[0]) => {
                   if (request.url === JWKS_URL) return Response.json(jwks);

@@ -6,6 +6,9 @@ import type { AppEnv } from "./http/context";
 import { docsPage } from "./http/docs";
 import { observe } from "./http/observe";
 import { ApiError, problem, toApiError } from "./http/problem";
+import { checkinsRouter } from "./http/routes/checkins";
+import { entriesRouter } from "./http/routes/entries";
+import { gamesRouter } from "./http/routes/games";
 import { paymentsRouter } from "./http/routes/payments";
 import { purchasesRouter } from "./http/routes/purchases";
 import { ticketsRouter } from "./http/routes/tickets";
@@ -34,7 +37,7 @@ app.use(
         .includes(origin)
         ? origin
         : null,
-    allowMethods: ["GET", "POST", "PATCH"],
+    allowMethods: ["GET", "POST", "PATCH", "DELETE"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
     exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing"],
     maxAge: 600,
@@ -45,7 +48,10 @@ const routes = app
   .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
   .route("/tickets", ticketsRouter)
   .route("/purchases", purchasesRouter)
-  .route("/payments", paymentsRouter);
+  .route("/payments", paymentsRouter)
+  .route("/checkins", checkinsRouter)
+  .route("/entries", entriesRouter)
+  .route("/games", gamesRouter);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -61,7 +67,14 @@ app.doc31("/openapi.json", {
     description:
       "Sells tickets for sports games. Every error is an RFC 9457 problem document (application/problem+json) with a stable `code`.",
   },
-  tags: [{ name: "tickets" }, { name: "purchases" }, { name: "payments" }, { name: "service" }],
+  tags: [
+    { name: "tickets" },
+    { name: "purchases" },
+    { name: "payments" },
+    { name: "entries" },
+    { name: "gate" },
+    { name: "service" },
+  ],
 });
 app.get("/docs", (c) => c.html(docsPage));
 

@@ -2,94 +2,24 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, asAdmin, asUser, buy, createTicket, expectProblem, postJson, sellerOf } from "./helpers";
+import {
+  deliver,
+  deliverSigned,
+  event,
+  failStripe,
+  held,
+  type Purchase,
+  purchase,
+  SECRET,
+  sign,
+  stripeRequests,
+  ticketNow,
+  URLS,
+} from "./stripe-helpers";
 
 // Payments: the checkout session, and Stripe's webhook. Stripe's API is the
 // stand-in of test/fake-stripe.ts (the runtime's outbound fetch); webhook
 // payloads are signed here exactly as Stripe signs them.
-
-const SECRET = env.STRIPE_WEBHOOK_SECRET!;
-
-/** A call the worker made to (the stand-in for) Stripe's API. */
-interface FakeStripeRequest {
-  path: string;
-  idempotencyKey: string | null;
-  form: Record<string, string>;
-}
-
-async function sign(payload: string, secret = SECRET, at = Math.floor(Date.now() / 1000)) {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${at}.${payload}`));
-  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `t=${at},v1=${hex}`;
-}
-
-let events = 0;
-function event(
-  type: string,
-  session: { id: string; purchaseId: number; ticketId: number; paid?: boolean; intent?: string },
-) {
-  return JSON.stringify({
-    id: `evt_test_${Date.now()}_${++events}`,
-    object: "event",
-    type,
-    data: {
-      object: {
-        object: "checkout.session",
-        id: session.id,
-        client_reference_id: String(session.purchaseId),
-        metadata: { purchase_id: String(session.purchaseId), ticket_id: String(session.ticketId) },
-        payment_status: session.paid === false ? "unpaid" : "paid",
-        payment_intent: session.intent ?? `pi_test_${session.purchaseId}`,
-      },
-    },
-  });
-}
-
-const deliver = async (payload: string, signature?: string) =>
-  api("/payments/stripe/webhook", {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      ...(signature === undefined ? {} : { "Stripe-Signature": signature }),
-    },
-    body: payload,
-  });
-const deliverSigned = async (payload: string) => deliver(payload, await sign(payload));
-
-const stripeRequests = async (path: string) =>
-  ((await (await fetch("https://api.stripe.com/__fake/requests")).json()) as FakeStripeRequest[]).filter(
-    (r) => r.path === path,
-  );
-const failStripe = (path: string, times = 1) =>
-  fetch(`https://api.stripe.com/__fake/fail?path=${encodeURIComponent(path)}&times=${times}`, { method: "POST" });
-
-interface Purchase {
-  id: number;
-  status: string;
-  expires_at: string | null;
-}
-const purchase = async (id: number) => (await (await api(`/purchases/${id}`, { headers: asAdmin })).json()) as Purchase;
-const ticketNow = async (id: number) =>
-  (await (await api(`/tickets/${id}`)).json()) as { sold: number; held: number; available: number };
-
-const URLS = { success_url: "https://club.example/paid", cancel_url: "https://club.example/cancelled" };
-
-/** A hold with a checkout session. */
-async function held(stock = 5, quantity = 1, holdSeconds = 60) {
-  const ticket = await createTicket({ stock, hold_seconds: holdSeconds, price: 35.5, name: "North Stand" });
-  const res = await postJson("/tickets/hold", { user_id: 7, ticket_id: ticket.id, quantity });
-  const hold = (await res.json()) as Purchase;
-  const checkout = await postJson(`/purchases/${hold.id}/checkout`, URLS, await asUser(7));
-  expect(checkout.status).toBe(200);
-  const session = (await checkout.json()) as { checkout_url: string; session_id: string; expires_at: string };
-  return { ticket, hold, session };
-}
 
 afterEach(() => vi.useRealTimers());
 
@@ -102,9 +32,10 @@ describe("POST /purchases/{purchase_id}/checkout", () => {
       (r) => r.form.client_reference_id === String(hold.id),
     );
     expect(created).toMatchObject({
-      idempotencyKey: `purchase-${hold.id}-checkout`,
+      idempotencyKey: `purchase-${hold.id}-checkout-${Date.parse(session.expires_at) / 1000}`,
       form: {
         mode: "payment",
+        "payment_method_types[0]": "card",
         "metadata[ticket_id]": String(ticket.id),
         "line_items[0][quantity]": "2",
         "line_items[0][price_data][unit_amount]": "3550",
@@ -126,10 +57,10 @@ describe("POST /purchases/{purchase_id}/checkout", () => {
     expect(all).toHaveLength(1);
   });
 
-  it("after a Stripe failure, a retry asks again with the same key and parameters: one session", async () => {
+  it("after a lost answer, a retry asks again with the same key and parameters: one session", async () => {
     const ticket = await createTicket({ stock: 5 });
     const hold = (await (await postJson("/tickets/hold", { user_id: 8, ticket_id: ticket.id })).json()) as Purchase;
-    await failStripe("/v1/checkout/sessions");
+    await failStripe("/v1/checkout/sessions", 1, "lost");
     await expectProblem(await postJson(`/purchases/${hold.id}/checkout`, URLS), 502, "payment_provider_error");
     const retry = await postJson(`/purchases/${hold.id}/checkout`, URLS);
     expect(retry.status).toBe(200);
@@ -139,6 +70,25 @@ describe("POST /purchases/{purchase_id}/checkout", () => {
     expect(asked).toHaveLength(2);
     expect(asked[1]!.idempotencyKey).toBe(asked[0]!.idempotencyKey);
     expect(asked[1]!.form).toEqual(asked[0]!.form);
+    // The same session both times: the first was made, its answer lost.
+    const [again] = await Promise.all([postJson(`/purchases/${hold.id}/checkout`, URLS)]);
+    expect(((await again.json()) as { session_id: string }).session_id).toBe(
+      ((await retry.clone().json()) as { session_id: string }).session_id,
+    );
+  });
+
+  it("after Stripe answered an error, a retry is a new attempt (Stripe replays a key's error for a day)", async () => {
+    const ticket = await createTicket({ stock: 5 });
+    const hold = (await (await postJson("/tickets/hold", { user_id: 8, ticket_id: ticket.id })).json()) as Purchase;
+    await failStripe("/v1/checkout/sessions");
+    await expectProblem(await postJson(`/purchases/${hold.id}/checkout`, URLS), 502, "payment_provider_error");
+    await scheduler.wait(1_100); // a new end, to the second
+    expect((await postJson(`/purchases/${hold.id}/checkout`, URLS)).status).toBe(200);
+    const asked = (await stripeRequests("/v1/checkout/sessions")).filter(
+      (r) => r.form.client_reference_id === String(hold.id),
+    );
+    expect(asked).toHaveLength(2);
+    expect(asked[1]!.idempotencyKey).not.toBe(asked[0]!.idempotencyKey);
   });
 
   it("is for held purchases of the buyer, with https return URLs (http://localhost only while developing)", async () => {
@@ -281,7 +231,8 @@ describe("POST /payments/stripe/webhook", () => {
     expect(await res.json()).toEqual({ received: true, result: "refunded" });
     expect((await deliverSigned(payload)).status).toBe(200); // handled: nothing more
     const refunds = (await stripeRequests("/v1/refunds")).filter((r) => r.form.payment_intent === `pi_late_${hold.id}`);
-    expect(refunds.map((r) => r.idempotencyKey)).toEqual([`purchase-${hold.id}-refund`, `purchase-${hold.id}-refund`]);
+    expect(refunds).toHaveLength(2); // the failed one, and its retry
+    expect(refunds[1]!.idempotencyKey).toMatch(new RegExp(`^purchase-${hold.id}-refund-\\d+$`));
     expect((await purchase(hold.id)).status).toBe("refunded");
     expect(await ticketNow(ticket.id)).toMatchObject({ sold: 2, held: 0 });
   });

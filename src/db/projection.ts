@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, gte, lte, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { PurchaseRow as ObjectPurchase, TicketRow as ObjectTicket } from "../do/schema";
+import type { EntryRow as ObjectEntry, PurchaseRow as ObjectPurchase, TicketRow as ObjectTicket } from "../do/schema";
 import { database } from "./queries";
 import { purchases, tickets } from "./schema";
 
@@ -80,4 +80,22 @@ export function deleteOtherPurchases(d1: D1Database, ticketId: number, from: num
         ),
       ),
   );
+}
+
+/** Appends the entries' new states to the gate's feed: once per entry and version. */
+export function insertEntryChanges(
+  d1: D1Database,
+  ticket: { id: number; game_id: number },
+  rows: ObjectEntry[],
+): D1PreparedStatement[] {
+  if (rows.length === 0) return [];
+  return [
+    d1
+      .prepare(
+        `INSERT INTO "entry_changes" ("entry_id", "ticket_id", "game_id", "status", "checked_in_at", "checked_in_gate", "version") ` +
+          `SELECT j.value ->> 'id', ?1, ?2, j.value ->> 'status', j.value ->> 'checked_in_at', j.value ->> 'checked_in_gate', j.value ->> 'version' ` +
+          `FROM json_each(?3) AS j WHERE true ON CONFLICT ("entry_id", "version") DO NOTHING`,
+      )
+      .bind(ticket.id, ticket.game_id, JSON.stringify(rows)),
+  ];
 }

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { purchaseFields, ticketChecks, ticketFields } from "../do/schema";
+import { ENTRY_STATUSES, purchaseFields, ticketChecks, ticketFields } from "../do/schema";
 
 // D1 is the read model: each ticket's object owns its ticket and purchases
 // (src/do/schema.ts) and projects them here, for the reads that span tickets.
@@ -47,6 +47,29 @@ export const purchases = sqliteTable(
     index("purchases_user_id_idx").on(t.user_id, t.created_at),
     index("purchases_user_status_idx").on(t.user_id, t.status, t.created_at),
     index("purchases_ticket_id_idx").on(t.ticket_id, t.user_id),
+  ],
+);
+
+/**
+ * Entries as their objects last changed them, in the order D1 learnt of
+ * each change: the feed gate scanners poll (`seq` is the cursor). One row
+ * per entry and version, so a projection repeated writes nothing twice.
+ */
+export const entryChanges = sqliteTable(
+  "entry_changes",
+  {
+    seq: integer().primaryKey({ autoIncrement: true }),
+    entry_id: integer().notNull(),
+    ticket_id: integer().notNull(),
+    game_id: integer().notNull(),
+    status: text({ enum: ENTRY_STATUSES }).notNull(),
+    checked_in_at: text(),
+    checked_in_gate: text(),
+    version: integer().notNull(),
+  },
+  (t) => [
+    uniqueIndex("entry_changes_version_idx").on(t.entry_id, t.version),
+    index("entry_changes_game_idx").on(t.game_id, t.seq),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { deleteOtherPurchases, upsertPurchases, upsertTicket } from "../db/projection";
+import { deleteOtherPurchases, insertEntryChanges, upsertPurchases, upsertTicket } from "../db/projection";
 import { Backoff, logError, withTimeout } from "./backoff";
 import * as store from "./store";
 
@@ -74,10 +74,15 @@ export class Outbox {
     for (;;) {
       const entries = store.pendingChanges(this.db, MAX_ROWS);
       if (entries.length === 0) return;
-      const { ticket, purchases } = store.rowsOf(this.db, entries);
+      const rows = store.rowsOf(this.db, entries);
+      const { ticket } = rows;
       try {
         await withTimeout(
-          this.d1.batch([upsertTicket(this.d1, ticket), ...upsertPurchases(this.d1, ticket, purchases)]),
+          this.d1.batch([
+            upsertTicket(this.d1, ticket),
+            ...upsertPurchases(this.d1, ticket, rows.purchases),
+            ...insertEntryChanges(this.d1, ticket, rows.entries),
+          ]),
         );
       } catch (err) {
         const delay = this.backoff.failed();

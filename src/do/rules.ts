@@ -1,4 +1,4 @@
-import type { PurchaseRow, PurchaseStatus, TicketRow } from "./schema";
+import type { EntryStatus, PurchaseRow, PurchaseStatus, TicketRow } from "./schema";
 
 // The rules of a ticket, as plain functions of its state: the object applies
 // them inside its transactions, and ticket creation checks the same ones.
@@ -16,6 +16,9 @@ export type Rejection =
   | { ok: false; code: "hold_expired"; available: number }
   | { ok: false; code: "invalid_state"; status: PurchaseStatus }
   | { ok: false; code: "forbidden"; reason: string }
+  | { ok: false; code: "entry_not_found" }
+  | { ok: false; code: "checked_in" }
+  | { ok: false; code: "invalid_entry_state"; status: EntryStatus }
   // The payment provider failed; a retry asks it again the same way (idempotently).
   | { ok: false; code: "payment_provider"; reason: string }
   | { ok: false; code: "invalid"; errors: { field: string; message: string }[] }
@@ -56,12 +59,23 @@ export type Actor = { role: "admin" } | { role: "user"; id: number };
  * when it already is. A hold that ended is confirmed anyway if its units can
  * be taken again.
  */
-export function confirmRefusal(t: TicketRow, p: PurchaseRow): Rejection | "done" | null {
+export function confirmRefusal(t: TicketRow, p: PurchaseRow, bought: number): Rejection | "done" | null {
   if (p.status === "confirmed") return "done";
   if (p.status === "held") return null;
-  if (p.status === "expired" && p.quantity <= available(t)) return null;
-  if (p.status === "expired") return { ok: false, code: "hold_expired", available: available(t) };
-  return { ok: false, code: "invalid_state", status: p.status };
+  if (p.status !== "expired") return { ok: false, code: "invalid_state", status: p.status };
+  return retakeRefusal(t, p, bought);
+}
+
+/**
+ * Whether a purchase whose hold ended can take its units again: they must be
+ * free, and the buyer (holding `bought` units now) must stay within max_per_user.
+ */
+export function retakeRefusal(t: TicketRow, p: PurchaseRow, bought: number): Rejection | null {
+  if (p.quantity > available(t)) return { ok: false, code: "hold_expired", available: available(t) };
+  if (t.max_per_user !== null && bought + p.quantity > t.max_per_user) {
+    return { ok: false, code: "user_limit", max_per_user: t.max_per_user, bought };
+  }
+  return null;
 }
 
 /** Whether `actor` can cancel `p`: its owner while held, the admin while held or confirmed. */

@@ -1,5 +1,6 @@
 import { getTableColumns } from "drizzle-orm";
 import type { IdempotencyKey } from "../db/queries";
+import { cancelEntriesOf, createEntries } from "./entries";
 import type { TicketPatch } from "./rules";
 import { type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
 import {
@@ -64,6 +65,7 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
         changed: [
           ["ticket", t.id],
           ["purchase", taken.id],
+          ...(sale.hold ? [] : createEntries(db, purchase, now, version)),
         ],
       };
     });
@@ -100,7 +102,7 @@ export function confirmPurchase(
   eventId?: string,
 ) {
   const units = p.status === "held" ? { held: -p.quantity, sold: p.quantity } : { sold: p.quantity };
-  const fields = { status: "confirmed" as const, confirmed_at: now, expires_at: null };
+  const fields = { status: "confirmed" as const, confirmed_at: now, cancelled_at: null, expires_at: null };
   return transition(
     db,
     t,
@@ -109,13 +111,20 @@ export function confirmPurchase(
     units,
     paymentIntent ? { ...fields, payment_intent: paymentIntent } : fields,
     eventId,
+    (row, version) => createEntries(db, row, now, version),
   );
 }
 
-/** Cancels a held or confirmed purchase: its units go back to the ticket in the same transaction. */
+/**
+ * Cancels a held or confirmed purchase: its units (those not given back one
+ * by one already) go back to the ticket, and its entries are cancelled, in
+ * the same transaction.
+ */
 export function cancelPurchase(db: Store, t: TicketRow, p: PurchaseRow, now: string, eventId?: string) {
-  const units = p.status === "held" ? { held: -p.quantity } : { sold: -p.quantity };
-  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId);
+  const units = p.status === "held" ? { held: -p.quantity } : { sold: -(p.quantity - p.returned) };
+  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId, (row, version) =>
+    cancelEntriesOf(db, row, now, version),
+  );
 }
 
 /** Changes a purchase and moves its units, as one change of the ticket. */
@@ -127,6 +136,7 @@ function transition(
   units: { sold?: number; held?: number },
   fields: Partial<PurchaseRow>,
   eventId?: string,
+  entriesFollow?: (row: PurchaseRow, version: number) => [Entity, number][],
 ): PurchaseRow {
   return change(db, (version) => {
     const row = updatePurchase(db, p.id, { ...fields, version });
@@ -134,10 +144,7 @@ function transition(
     if (eventId) markEventHandled(db, eventId, now);
     return {
       result: row,
-      changed: [
-        ["ticket", t.id],
-        ["purchase", p.id],
-      ],
+      changed: [["ticket", t.id], ["purchase", p.id], ...(entriesFollow?.(row, version) ?? [])],
     };
   });
 }
@@ -189,9 +196,10 @@ export function adoptTicket(
     // The object's SQLite binds at most 100 parameters per statement.
     const perStatement = Math.floor(100 / Object.keys(purchaseColumns).length);
     for (let i = 0; i < earlier.length; i += perStatement) {
-      db.insert(purchases)
-        .values(earlier.slice(i, i + perStatement).map((p) => pick(p, purchaseColumns) as PurchaseRow))
-        .run();
+      const rows = earlier.slice(i, i + perStatement).map((p) => pick(p, purchaseColumns) as PurchaseRow);
+      db.insert(purchases).values(rows).run();
+      for (const p of rows)
+        if (p.status === "confirmed") createEntries(db, p, p.confirmed_at ?? p.created_at, p.version);
     }
   });
 }

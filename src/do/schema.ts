@@ -95,9 +95,12 @@ export const purchases = sqliteTable(
     // Payment with Stripe Checkout, for a hold.
     checkout_session_id: text(),
     checkout_url: text(),
-    checkout_expires_at: text(), // chosen before the session is created, so a retry asks for the same one
+    // Chosen before the session is asked for, so a retry asks for the very same one (same key, same parameters).
+    checkout_expires_at: text(),
+    checkout_params: text(), // JSON: the return URLs of the session asked for
     payment_intent: text(),
     refund_id: text(),
+    returned: integer().notNull().default(0), // units given back by cancelling single entries
   },
   (t) => [
     check("purchases_quantity_positive", sql`${t.quantity} >= 1`),
@@ -115,12 +118,48 @@ export const purchases = sqliteTable(
 export const outbox = sqliteTable(
   "outbox",
   {
-    entity: text({ enum: ["ticket", "purchase"] }).notNull(),
+    entity: text({ enum: ["ticket", "purchase", "entry"] }).notNull(),
     entity_id: integer().notNull(),
     since: integer().notNull(),
     version: integer().notNull(),
   },
   (t) => [primaryKey({ columns: [t.entity, t.entity_id] }), index("outbox_since_idx").on(t.since)],
+);
+
+export const ENTRY_STATUSES = ["valid", "checked_in", "cancelled", "revoked"] as const;
+export type EntryStatus = (typeof ENTRY_STATUSES)[number];
+
+/**
+ * One person admitted by a confirmed purchase: q entries for quantity q.
+ * Ids are the purchase's id * 1000 + n (n from 1; a reissue takes the next n),
+ * so an entry's purchase, and through it its ticket, follow from its id.
+ */
+export const entries = sqliteTable(
+  "entries",
+  {
+    id: integer().primaryKey(),
+    purchase_id: integer().notNull(),
+    status: text({ enum: ENTRY_STATUSES }).notNull().default("valid"),
+    checked_in_at: text(),
+    checked_in_gate: text(), // the gate named by the scan, or the scanner
+    created_at: text().notNull(),
+    updated_at: text().notNull(),
+    version: integer().notNull().default(0),
+  },
+  (t) => [index("entries_purchase_idx").on(t.purchase_id)],
+);
+
+/** Scans by their scanner's nonce: the same nonce again gets the identical answer. */
+export const scans = sqliteTable(
+  "scans",
+  {
+    scanner: text().notNull(),
+    nonce: text().notNull(),
+    entry_id: integer().notNull(),
+    answer: text().notNull(), // the JSON answered
+    at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scanner, t.nonce] })],
 );
 
 /** Payment events already handled (Stripe's event ids): each is acted on once. */
@@ -134,3 +173,4 @@ export const idBlocks = sqliteTable("id_blocks", { next: integer().primaryKey(),
 export type TicketRow = typeof ticket.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
+export type EntryRow = typeof entries.$inferSelect;

@@ -4,6 +4,7 @@ import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "./migrations/migrations.js";
 import { COUNTED } from "./rules";
 import {
+  entries,
   idBlocks,
   type OutboxRow,
   outbox,
@@ -34,7 +35,7 @@ function prepare(db: Store) {
       .where(and(eq(purchases.idem_principal, p("principal")), eq(purchases.idem_key, p("key"))))
       .prepare(),
     units: db
-      .select({ units: sum(purchases.quantity) })
+      .select({ units: sum(sql`${purchases.quantity} - ${purchases.returned}`) })
       .from(purchases)
       .where(and(eq(purchases.user_id, p("user")), inArray(purchases.status, COUNTED)))
       .prepare(),
@@ -127,6 +128,11 @@ function prepare(db: Store) {
       .from(purchases)
       .where(sql`${purchases.id} IN (SELECT value FROM json_each(${p("ids")}))`)
       .prepare(),
+    entriesIn: db
+      .select()
+      .from(entries)
+      .where(sql`${entries.id} IN (SELECT value FROM json_each(${p("ids")}))`)
+      .prepare(),
   };
 }
 
@@ -174,7 +180,14 @@ export const findPurchase = (db: Store, id: number): PurchaseRow | undefined => 
 
 export type NewPurchase = Omit<
   PurchaseRow,
-  "cancelled_at" | "checkout_session_id" | "checkout_url" | "checkout_expires_at" | "payment_intent" | "refund_id"
+  | "cancelled_at"
+  | "checkout_session_id"
+  | "checkout_url"
+  | "checkout_expires_at"
+  | "checkout_params"
+  | "payment_intent"
+  | "refund_id"
+  | "returned"
 >;
 export const insertPurchase = (db: Store, row: NewPurchase): PurchaseRow => q(db).insertPurchase.get(row)!;
 
@@ -201,7 +214,7 @@ export const wasHandled = (db: Store, eventId: string): boolean =>
 
 /** Records a payment event as handled (inside the change that acts on it, if any). */
 export function markEventHandled(db: Store, eventId: string, now: string): void {
-  db.insert(paymentEvents).values({ id: eventId, handled_at: now }).run();
+  db.insert(paymentEvents).values({ id: eventId, handled_at: now }).onConflictDoNothing().run();
 }
 
 /** Takes the next reserved purchase id, with the ids left in its block; undefined when none is left. */
@@ -226,11 +239,14 @@ export const pendingChanges = (db: Store, limit: number): OutboxRow[] => q(db).p
 export const hasPendingChanges = (db: Store): boolean => q(db).pending.get({ limit: 1 }) !== undefined;
 
 /** The current rows behind outbox entries. */
-export function rowsOf(db: Store, entries: OutboxRow[]) {
-  const ids = entries.filter((e) => e.entity === "purchase").map((e) => e.entity_id);
+export function rowsOf(db: Store, pending: OutboxRow[]) {
+  const ids = (entity: Entity) => JSON.stringify(pending.filter((e) => e.entity === entity).map((e) => e.entity_id));
+  const purchaseIds = ids("purchase");
+  const entryIds = ids("entry");
   return {
     ticket: readTicket(db)!,
-    purchases: ids.length > 0 ? q(db).purchasesIn.all({ ids: JSON.stringify(ids) }) : [],
+    purchases: purchaseIds !== "[]" ? q(db).purchasesIn.all({ ids: purchaseIds }) : [],
+    entries: entryIds !== "[]" ? q(db).entriesIn.all({ ids: entryIds }) : [],
   };
 }
 

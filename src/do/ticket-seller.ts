@@ -8,8 +8,24 @@ import {
   expireCheckoutSession,
   type PaymentEvent,
   refundPayment,
+  retrieveCheckoutSession,
+  StripeError,
 } from "../payments/stripe";
 import { Backoff, logError, withTimeout } from "./backoff";
+import {
+  cancelEntry,
+  decideScan,
+  entriesOf,
+  entryRefusal,
+  findEntry,
+  findScan,
+  hasCheckedIn,
+  purchaseOfEntry,
+  reissueEntry,
+  type Scan,
+  type ScanAnswer,
+  undoCheckIn,
+} from "./entries";
 import { IdReserve } from "./ids";
 import { Outbox } from "./outbox";
 import {
@@ -19,6 +35,7 @@ import {
   confirmRefusal,
   patchRefusal,
   type Rejection,
+  retakeRefusal,
   saleRefusal,
   type TicketPatch,
 } from "./rules";
@@ -32,9 +49,10 @@ import {
   recordSale,
   secondsAfter,
 } from "./sales";
-import type { PurchaseRow, TicketRow } from "./schema";
+import type { EntryRow, PurchaseRow, TicketRow } from "./schema";
 import * as store from "./store";
 
+export type { Scan, ScanAnswer } from "./entries";
 export type { Actor, Rejection, TicketPatch } from "./rules";
 
 export interface OrderRequest {
@@ -58,10 +76,16 @@ export type Purchase = Omit<
   | "refund_id"
 > & { ticket_id: number; game_id: number };
 export type PurchaseOutcome = { ok: true; purchase: Purchase } | Rejection;
+export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[] } | Rejection;
+export type ScanOutcome = { ok: true; answers: ScanAnswer[] } | Rejection;
+export type EntryOutcome =
+  | { ok: true; entry: EntryRow; ticket_id: number; game_id: number; user_id: number }
+  | Rejection;
 export type UpdateOutcome = { ok: true; ticket: TicketRow } | Rejection;
 export type ResyncOutcome = { ok: true; purchases: number } | Rejection;
 export type CheckoutOutcome = { ok: true; session: CheckoutSession } | Rejection;
 export type PaymentOutcome = { ok: true; result: "confirmed" | "cancelled" | "refunded" | "ignored" } | Rejection;
+type Decision = { result: "confirmed" | "cancelled" | "refunded" | "ignored"; p?: PurchaseRow; refund?: true };
 
 /** At most this many calls wait inside one object; past it, new ones are refused at once. */
 export const MAX_IN_FLIGHT = 1_000;
@@ -96,6 +120,7 @@ export class TicketSeller extends DurableObject<Env> {
   #adopted = false; // once true, for good: the ticket's row exists in storage
   #adopting: Promise<Rejection | null> | undefined;
   #adoption = new Backoff(); // a failed take-over is not retried on every order
+  #refunds = new Map<number, Promise<PaymentOutcome>>(); // by purchase: one refund at a time
   #inFlight = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -121,11 +146,79 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#sell(ticketId, order, true);
   }
 
-  /** One purchase as this object holds it now. */
-  async purchase(ticketId: number, purchaseId: number): Promise<PurchaseOutcome> {
+  /** One purchase as this object holds it now, with its entries. */
+  async purchase(ticketId: number, purchaseId: number): Promise<EntriesOutcome> {
     return this.#withTicket(ticketId, async (t) => {
       const p = store.findPurchase(this.#db, purchaseId);
-      return p ? { ok: true, purchase: asPurchase(t, p) } : notFound;
+      if (!p) return notFound;
+      return { ok: true, purchase: asPurchase(t, p), entries: entriesOf(this.#db, p.id) };
+    });
+  }
+
+  /**
+   * Decides scans at the gate, each in one transaction: admitted once,
+   * however many scanners race; the same scanner's nonce again gets the
+   * identical answer. Offline scans (a batch from a gate that could not ask)
+   * are taken in the order they were made.
+   */
+  async scan(ticketId: number, batch: Scan[], offline: boolean): Promise<ScanOutcome> {
+    return this.#withTicket(ticketId, async (_t, now) => {
+      const ordered = offline
+        ? [...batch].sort((a, b) => (a.scannedAt ?? now).localeCompare(b.scannedAt ?? now))
+        : batch;
+      const answers = new Map<Scan, ScanAnswer>();
+      for (const scan of ordered) {
+        const earlier = findScan(this.#db, scan.scanner, scan.nonce);
+        if (earlier) {
+          answers.set(scan, JSON.parse(earlier.answer) as ScanAnswer);
+          continue;
+        }
+        const p = store.findPurchase(this.#db, purchaseOfEntry(scan.entryId));
+        answers.set(scan, decideScan(this.#db, p, scan, now, offline));
+      }
+      const versions = [...answers.values()].map((a) => a.entry?.version ?? 0);
+      await this.#written(Math.max(0, ...versions));
+      return { ok: true, answers: batch.map((scan) => answers.get(scan)!) };
+    });
+  }
+
+  /** Undoes a check-in (a mistaken scan): the entry is valid again. */
+  async undoCheckIn(ticketId: number, entryId: number): Promise<EntryOutcome> {
+    return this.#withTicket(ticketId, async (t, now) => {
+      const e = findEntry(this.#db, entryId);
+      if (!e) return { ok: false, code: "entry_not_found" } as const;
+      if (e.status !== "checked_in") return { ok: false, code: "invalid_entry_state", status: e.status } as const;
+      const entry = undoCheckIn(this.#db, e, now);
+      await this.#written(entry.version);
+      return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: this.#ownerOf(entry) };
+    });
+  }
+
+  /** Cancels one entry before its check-in: one unit back; the purchase is cancelled with its last entry. */
+  async cancelEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
+    return this.#withTicket(ticketId, async (t, now) => {
+      const e = findEntry(this.#db, entryId);
+      const p = e && store.findPurchase(this.#db, e.purchase_id);
+      if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
+      const refused = entryRefusal(p, e, actor);
+      if (refused) return refused;
+      const { entry } = cancelEntry(this.#db, t, p, e, now);
+      await this.#written(entry.version);
+      return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
+    });
+  }
+
+  /** A new code for an entry: the old one is revoked, a new entry takes its place. */
+  async reissueEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
+    return this.#withTicket(ticketId, async (t, now) => {
+      const e = findEntry(this.#db, entryId);
+      const p = e && store.findPurchase(this.#db, e.purchase_id);
+      if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
+      const refused = entryRefusal(p, e, actor);
+      if (refused) return refused;
+      const entry = reissueEntry(this.#db, e, now);
+      await this.#written(entry.version);
+      return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
     });
   }
 
@@ -134,10 +227,13 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t, now) => {
       const p = store.findPurchase(this.#db, purchaseId);
       if (!p) return notFound;
-      const refused = confirmRefusal(t, p);
+      const refused = confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id));
       if (refused === "done") return this.#answer(t, p);
       if (refused) return refused;
-      return this.#answer(t, confirmPurchase(this.#db, t, p, now));
+      const confirmed = confirmPurchase(this.#db, t, p, now);
+      // Settled without Stripe (the box office): its session can no longer be paid.
+      if (p.status === "held") void this.#expireSession(p);
+      return this.#answer(t, confirmed);
     });
   }
 
@@ -149,13 +245,21 @@ export class TicketSeller extends DurableObject<Env> {
       const refused = cancelRefusal(p, actor);
       if (refused === "done") return this.#answer(t, p);
       if (refused) return refused;
+      // Someone it admitted is inside: the units cannot go back.
+      if (p.status === "confirmed" && hasCheckedIn(this.#db, p.id)) return { ok: false, code: "checked_in" } as const;
       const cancelled = cancelPurchase(this.#db, t, p, now);
       if (p.status === "held") void this.#expireSession(cancelled);
       return this.#answer(t, cancelled);
     });
   }
 
-  /** Starts (or returns) the Stripe Checkout Session of a hold; the hold lasts as long as the session. */
+  /**
+   * Starts (or returns) the Stripe Checkout Session of a hold; the hold lasts
+   * as long as the session. An attempt (its end and return URLs) is recorded
+   * before Stripe is asked, so a retry after a lost answer asks for the very
+   * same session; after Stripe answered with an error, the next retry starts
+   * a new attempt (Stripe keeps a key's first answer, errors included).
+   */
   async checkout(
     ticketId: number,
     purchaseId: number,
@@ -172,23 +276,33 @@ export class TicketSeller extends DurableObject<Env> {
       }
       if (p.status !== "held") return { ok: false, code: "invalid_state", status: p.status } as const;
       if (p.checkout_session_id) return { ok: true, t, p } as const;
-      if (p.checkout_expires_at) return { ok: true, t, p } as const; // a session was asked for: ask again, the same way
-      // The session's end is chosen once and kept, so a retry asks Stripe for the very same session.
-      // Whole seconds: Stripe's expires_at is in seconds, and the hold ends with the session.
-      const ends = new Date(
-        Math.ceil(Date.parse(secondsAfter(now, CHECKOUT_MINUTES * 60)) / 1000) * 1000,
-      ).toISOString();
+      const asked = p.checkout_params && p.checkout_expires_at;
+      // Stripe wants a session to live 30 minutes at least, counted from when it is asked.
+      if (asked && Date.parse(p.checkout_expires_at!) - Date.parse(now) >= 30 * 60_000) {
+        if (p.checkout_params !== JSON.stringify(urls)) {
+          return {
+            ok: false,
+            code: "invalid",
+            errors: [{ field: "success_url", message: "this hold's checkout was started with other return URLs" }],
+          } as const;
+        }
+        return { ok: true, t, p } as const;
+      }
+      // A new attempt: the session ends with the hold, at least 31 minutes from now, in whole seconds.
+      const least = Date.parse(secondsAfter(now, CHECKOUT_MINUTES * 60));
+      const ends = new Date(Math.ceil(Math.max(least, Date.parse(p.expires_at!)) / 1000) * 1000).toISOString();
       const amended = amendPurchase(this.#db, p, {
+        checkout_params: JSON.stringify(urls),
         checkout_expires_at: ends,
-        expires_at: p.expires_at && p.expires_at > ends ? p.expires_at : ends,
+        expires_at: ends,
       });
+      this.#holdsChanged(ends);
+      await this.#armPending();
       return { ok: true, t, p: amended } as const;
     });
     if (!started.ok) return started;
     const { t, p } = started;
-    if (p.checkout_session_id && p.checkout_url) {
-      return { ok: true, session: sessionOf(p) };
-    }
+    if (p.checkout_session_id && p.checkout_url) return { ok: true, session: sessionOf(p) };
     let session: CheckoutSession;
     try {
       session = await createCheckoutSession(secretKey, {
@@ -204,6 +318,12 @@ export class TicketSeller extends DurableObject<Env> {
       });
     } catch (err) {
       logError("creating a checkout session failed", { purchase_id: p.id }, err);
+      // Stripe answered: this attempt is over, the next one asks afresh. No answer: the next one asks the same.
+      const current = store.findPurchase(this.#db, p.id);
+      if (err instanceof StripeError && current?.checkout_expires_at === p.checkout_expires_at) {
+        amendPurchase(this.#db, current!, { checkout_params: null });
+        await this.#armPending();
+      }
       return { ok: false, code: "payment_provider", reason: String(err) };
     }
     // Stripe answered: record the session unless the hold ended meanwhile.
@@ -213,59 +333,50 @@ export class TicketSeller extends DurableObject<Env> {
       return { ok: false, code: "invalid_state", status: now.status };
     }
     const recorded = amendPurchase(this.#db, now, { checkout_session_id: session.id, checkout_url: session.url });
-    this.#holdsChanged(recorded.expires_at);
     await this.#written(recorded.version);
     return { ok: true, session: sessionOf(recorded) };
   }
 
   /** Acts on a verified Stripe event about one of this ticket's purchases, once per event id. */
   async paymentEvent(ticketId: number, event: PaymentEvent): Promise<PaymentOutcome> {
-    const decided = await this.#withTicket(ticketId, async (t, now) => {
-      if (store.wasHandled(this.#db, event.id)) return { ok: true, result: "ignored" } as const;
+    const decided = await this.#withTicket(ticketId, async (t, now): Promise<Decision | Rejection> => {
+      if (store.wasHandled(this.#db, event.id)) return { result: "ignored" };
       const p = store.findPurchase(this.#db, event.purchaseId);
-      const ignore = () => {
+      const ignore = (): Decision => {
         store.markEventHandled(this.#db, event.id, now);
-        return { ok: true, result: "ignored" } as const;
+        return { result: "ignored" };
       };
-      // An event about another session than the one this purchase recorded is not about it.
-      if (!p || (p.checkout_session_id && p.checkout_session_id !== event.sessionId)) return ignore();
+      if (!p) return ignore();
+      if (p.checkout_session_id !== event.sessionId) {
+        // Its session may be the one being asked for right now: Stripe delivers again once it is recorded.
+        if (!p.checkout_session_id && p.checkout_params) return unavailable("the purchase's checkout is being started");
+        return ignore(); // not this purchase's session (another environment, an old attempt)
+      }
       if (event.type === "checkout.session.expired") {
         if (p.status !== "held") return ignore();
-        return { ok: true, result: "cancelled", p: cancelPurchase(this.#db, t, p, now, event.id) } as const;
+        return { result: "cancelled", p: cancelPurchase(this.#db, t, p, now, event.id) };
       }
-      if (event.type !== "checkout.session.completed" || !event.paid || p.status === "confirmed") return ignore();
+      if (!event.paid) return ignore();
+      if (p.status === "refunded" || (p.status === "confirmed" && p.payment_intent === event.paymentIntent)) {
+        return ignore();
+      }
       const intent = event.paymentIntent ?? undefined;
-      if (p.status === "held" || ((p.status === "expired" || p.status === "cancelled") && p.quantity <= available(t))) {
-        return { ok: true, result: "confirmed", p: confirmPurchase(this.#db, t, p, now, intent, event.id) } as const;
+      const retake = p.status === "expired" || p.status === "cancelled";
+      if (p.status === "held" || (retake && !retakeRefusal(t, p, store.unitsOf(this.#db, p.user_id)))) {
+        return { result: "confirmed", p: confirmPurchase(this.#db, t, p, now, intent, event.id) };
       }
-      // Paid after the hold ended, and its units are gone: give the money back.
-      const refunding =
-        p.status === "refunded" ? p : amendPurchase(this.#db, p, { status: "refunded", payment_intent: intent });
-      return { ok: true, result: "refunded", p: refunding } as const;
+      // Paid after the hold ended with its units gone, or paid again for a purchase settled otherwise: give it back.
+      return { result: "refunded", p, refund: true };
     });
-    if (!decided.ok) return decided;
-    const { result } = decided;
-    const p = "p" in decided ? decided.p : undefined;
+    if ("ok" in decided) return decided;
+    const { result, p } = decided;
     if (!p) return { ok: true, result };
-    if (result === "refunded" && !p.refund_id) {
-      const secretKey = this.env.STRIPE_SECRET_KEY;
-      if (!secretKey || !p.payment_intent) return unavailable("the refund cannot be made now");
-      try {
-        const refund = await refundPayment(secretKey, p.id, p.payment_intent);
-        const refunded = amendPurchase(this.#db, p, { refund_id: refund.id });
-        store.markEventHandled(this.#db, event.id, new Date().toISOString());
-        await this.#written(refunded.version);
-      } catch (err) {
-        // Not marked handled: Stripe delivers the event again and the refund is asked for again (same key).
-        logError("refund failed", { purchase_id: p.id }, err);
-        return unavailable("the refund could not be made; it is retried when Stripe delivers the event again");
-      }
-    } else {
+    if (!decided.refund) {
       await this.#written(p.version);
+      return { ok: true, result };
     }
-    return { ok: true, result };
+    return this.#refund(ticketId, p, event);
   }
-
   /** Applies an admin's change to the ticket; the next order sees it. */
   async update(ticketId: number, patch: TicketPatch): Promise<UpdateOutcome> {
     return this.#withTicket(ticketId, async (t, now) => {
@@ -420,6 +531,10 @@ export class TicketSeller extends DurableObject<Env> {
     return null;
   }
 
+  #ownerOf(e: EntryRow): number {
+    return store.findPurchase(this.#db, e.purchase_id)!.user_id;
+  }
+
   /** Ends every hold whose time is up, in one transaction, before anything else looks at the ticket. */
   #expireDue(): void {
     const now = new Date().toISOString();
@@ -437,6 +552,52 @@ export class TicketSeller extends DurableObject<Env> {
     void this.#armAlarm(Date.parse(expiresAt));
   }
 
+  /**
+   * Gives a payment back, once per purchase at a time (concurrent deliveries
+   * of the event wait for the same refund), then records it with the event.
+   * Nothing is recorded before Stripe confirms the refund.
+   */
+  #refund(ticketId: number, p: PurchaseRow, event: PaymentEvent): Promise<PaymentOutcome> {
+    let running = this.#refunds.get(p.id);
+    if (!running) {
+      running = this.#refundOnce(ticketId, p, event).finally(() => this.#refunds.delete(p.id));
+      this.#refunds.set(p.id, running);
+    }
+    return running;
+  }
+
+  async #refundOnce(ticketId: number, p: PurchaseRow, event: PaymentEvent): Promise<PaymentOutcome> {
+    const secretKey = this.env.STRIPE_SECRET_KEY;
+    if (!secretKey) return unavailable("payments are not configured");
+    let refundId: string;
+    let intent = event.paymentIntent;
+    try {
+      intent ??= (await retrieveCheckoutSession(secretKey, event.sessionId)).payment_intent;
+      if (!intent) throw new Error("the session has no payment to refund");
+      refundId = (await refundPayment(secretKey, p.id, intent)).id;
+    } catch (err) {
+      logError("refund failed", { purchase_id: p.id }, err);
+      return {
+        ok: false,
+        code: "outcome_unknown",
+        reason: "the refund could not be confirmed; it is asked for again when Stripe delivers the event again",
+      };
+    }
+    const recorded = await this.#withTicket(ticketId, async (_t, now) => {
+      const current = store.findPurchase(this.#db, p.id)!;
+      const row = amendPurchase(this.#db, current, {
+        refund_id: refundId,
+        payment_intent: current.payment_intent ?? intent,
+        ...(current.status === "confirmed" ? {} : { status: "refunded" as const }),
+      });
+      store.markEventHandled(this.#db, event.id, now);
+      return { ok: true, row } as const;
+    });
+    if (!recorded.ok) return recorded;
+    await this.#written(recorded.row.version);
+    return { ok: true, result: "refunded" };
+  }
+
   /** A hold with a Checkout Session ended: the session can no longer be paid. */
   async #expireSession(p: PurchaseRow): Promise<void> {
     const secretKey = this.env.STRIPE_SECRET_KEY;
@@ -450,8 +611,13 @@ export class TicketSeller extends DurableObject<Env> {
   /** After a change: make sure an alarm will project it even if this instance dies, then wait for the flush. */
   async #written(version: number): Promise<void> {
     if (version <= this.#outbox.projected) return;
-    if (this.#alarmAt === null) await this.#armAlarm(Date.now() + PENDING_ALARM_MS);
+    await this.#armPending();
     await this.#outbox.settled(version);
+  }
+
+  /** Changes are pending: an alarm soon projects them, even if this instance dies before it does. */
+  async #armPending(): Promise<void> {
+    await this.#armAlarm(Date.now() + PENDING_ALARM_MS);
   }
 
   async #armAlarm(at: number): Promise<void> {

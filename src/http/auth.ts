@@ -6,9 +6,16 @@ import { ApiError } from "./problem";
 
 // Who is calling: the box office / back office with the admin token, a fan
 // with a JWT from our own secret or an identity provider's keys, or nobody.
-export type Principal = { role: "admin" } | { role: "user"; id: number } | { role: "anonymous" };
+// Gate staff scan entries with a JWT that says `role: "gate"`, the games it may
+// scan, and who scans (`sub`, any string); it can do nothing else.
+export type Principal =
+  | { role: "admin" }
+  | { role: "user"; id: number }
+  | { role: "gate"; scanner: string; games: number[] }
+  | { role: "anonymous" };
 
-export const principalKey = (p: Principal) => (p.role === "user" ? `user:${p.id}` : p.role);
+export const principalKey = (p: Principal) =>
+  p.role === "user" ? `user:${p.id}` : p.role === "gate" ? `gate:${p.scanner}` : p.role;
 
 const REALM = 'Bearer realm="tickets"';
 
@@ -70,7 +77,7 @@ async function jwks(url: string): Promise<HonoJsonWebKey[]> {
   return keys;
 }
 
-async function verifyUser(token: string, env: Env): Promise<Principal> {
+async function verifyToken(token: string, env: Env): Promise<Principal> {
   let alg: string;
   try {
     alg = decode(token).header.alg;
@@ -103,11 +110,24 @@ async function verifyUser(token: string, env: Env): Promise<Principal> {
     throw unauthorized("The token is invalid or expired.", true);
   }
   if (typeof payload.exp !== "number") throw unauthorized("The token has no expiry (exp).", true);
+  if (payload.role === "gate") return gatePrincipal(payload);
   const sub = payload.sub;
   if (typeof sub !== "string" || !/^[1-9]\d{0,15}$/.test(sub) || !Number.isSafeInteger(Number(sub))) {
     throw unauthorized("The token's subject (sub) is not a user id.", true);
   }
   return { role: "user", id: Number(sub) };
+}
+
+function gatePrincipal(payload: Record<string, unknown>): Principal {
+  const { sub, games } = payload;
+  if (typeof sub !== "string" || !/^[\x21-\x7e]{1,128}$/.test(sub)) {
+    throw unauthorized("A gate token's subject (sub) must name the scanner.", true);
+  }
+  const ids = Array.isArray(games) ? games : [];
+  if (ids.length === 0 || ids.length > 1_000 || !ids.every((g) => Number.isSafeInteger(g) && g > 0)) {
+    throw unauthorized("A gate token must list the game ids it may scan (games).", true);
+  }
+  return { role: "gate", scanner: sub, games: ids as number[] };
 }
 
 async function identify(c: Context<AppEnv>): Promise<Principal> {
@@ -117,7 +137,7 @@ async function identify(c: Context<AppEnv>): Promise<Principal> {
   if (!match) throw unauthorized("Send credentials as `Authorization: Bearer <token>`.", true);
   const token = match[1]!;
   // A JWT has three dot-separated parts; the admin token has none.
-  if (token.split(".").length === 3) return verifyUser(token, c.env);
+  if (token.split(".").length === 3) return verifyToken(token, c.env);
   if (!c.env.ADMIN_TOKEN) {
     misconfigured("ADMIN_TOKEN is not set: admin requests are refused. Set it with `wrangler secret put ADMIN_TOKEN`.");
   } else if (await isAdminToken(token, c.env.ADMIN_TOKEN)) {

@@ -1,5 +1,7 @@
-import type { TicketRow } from "../do/schema";
+import type { EntryRow, TicketRow } from "../do/schema";
 import type { Purchase } from "../do/ticket-seller";
+import { signCode } from "../gate/codes";
+import { entryKeys } from "../gate/keys";
 
 // The API's view of stored rows (the object's, or D1's projection of them):
 // money back to decimal units, derived fields added.
@@ -60,4 +62,33 @@ export const toPurchase = (row: PurchaseView) => ({
   confirmed_at: row.confirmed_at,
   cancelled_at: row.cancelled_at,
   created_at: row.created_at,
+});
+
+/**
+ * An entry as its holder sees it, with the code to show at the gate: signed
+ * now (Ed25519 is deterministic, so the same code every time), for entries
+ * that can still be used; null once cancelled or revoked, or without a key.
+ */
+export async function toEntry(env: Env, e: EntryRow, where: { ticket_id: number; game_id: number }) {
+  const key = entryKeys(env).signing;
+  const usable = e.status === "valid" || e.status === "checked_in";
+  return {
+    id: e.id,
+    purchase_id: e.purchase_id,
+    code:
+      key && usable ? await signCode(key, { entryId: e.id, ticketId: where.ticket_id, gameId: where.game_id }) : null,
+    status: e.status,
+    checked_in_at: e.checked_in_at,
+  };
+}
+
+/** An entry as a scan's answer shows it: no code (the scanner has it). */
+export const toScannedEntry = (e: EntryRow, where: { ticket_id: number; game_id: number }) => ({
+  id: e.id,
+  purchase_id: e.purchase_id,
+  ticket_id: where.ticket_id,
+  game_id: where.game_id,
+  status: e.status,
+  checked_in_at: e.checked_in_at,
+  checked_in_gate: e.checked_in_gate,
 });

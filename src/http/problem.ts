@@ -25,6 +25,7 @@ const titles = {
   payment_provider_error: "Payment provider error",
   payments_not_configured: "Payments not configured",
   invalid_signature: "Invalid signature",
+  checked_in: "Already checked in",
   idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",

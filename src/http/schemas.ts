@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PURCHASE_STATUSES } from "../do/schema";
+import { ENTRY_STATUSES, PURCHASE_STATUSES } from "../do/schema";
 import { PROBLEM_CODES } from "./problem";
 
 // Request and response schemas: they validate requests and, through
@@ -192,6 +192,7 @@ export const problemSchema = z
     bought: z.int().optional().openapi({ description: "user_limit: units this user holds" }),
     sold: z.int().optional().openapi({ description: "stock_below_sold, currency_locked: units sold" }),
     held: z.int().optional().openapi({ description: "stock_below_sold, currency_locked: units held" }),
+    entry_status: z.enum(ENTRY_STATUSES).optional().openapi({ description: "invalid_state: the entry's state" }),
     purchase_status: z
       .enum(PURCHASE_STATUSES)
       .optional()
@@ -251,3 +252,121 @@ export const idempotencyHeader = z.object({
       example: "5f0c8a52-order-1",
     }),
 });
+
+// Entries and the gate.
+
+export const entryIdParam = z.object({ entry_id: pathId("entry_id") });
+
+export const entrySchema = z
+  .object({
+    id,
+    purchase_id: id,
+    code: z.string().nullable().openapi({
+      description:
+        "Show it at the gate (as a QR code): the entry, ticket, game and key id, signed with Ed25519. Null once cancelled or revoked.",
+      example: "E1BWRldi0xgZTUDAfoH...",
+    }),
+    status: z.enum(ENTRY_STATUSES),
+    checked_in_at: timestamp.nullable(),
+  })
+  .openapi("Entry");
+
+export const purchaseWithEntriesSchema = purchaseSchema
+  .extend({ entries: entrySchema.array().openapi({ description: "One per person admitted, once confirmed" }) })
+  .openapi("PurchaseWithEntries");
+
+const nonce = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,128}$/, "must be 1 to 128 visible ASCII characters")
+  .openapi({ description: "Chosen by the scanner for this scan: the same nonce again gets the identical answer" });
+const code = z.string().min(1).max(256);
+const gate = label(64).optional().openapi({ description: "Which gate scanned (else the scanner's name)" });
+
+export const scanSchema = z
+  .strictObject({ code, nonce, gate })
+  .openapi("Scan", { example: { code: "E1BWRldi0xgZTUDAfoH...", nonce: "3f1c7e0a-1", gate: "North 3" } });
+
+export const offlineScansSchema = z
+  .strictObject({
+    scans: z
+      .array(
+        z.strictObject({
+          code,
+          nonce,
+          gate,
+          scanned_at: instant.openapi({ description: "When the gate scanned it, offline" }),
+        }),
+      )
+      .min(1)
+      .max(500),
+  })
+  .openapi("OfflineScans");
+
+export const SCAN_REASONS = [
+  "invalid",
+  "wrong_game",
+  "not_confirmed",
+  "cancelled",
+  "revoked",
+  "already_checked_in",
+] as const;
+
+export const scanAnswerSchema = z
+  .object({
+    result: z.enum(["admitted", "rejected"]),
+    reason: z.enum(SCAN_REASONS).optional(),
+    entry: z
+      .object({
+        id,
+        purchase_id: id,
+        ticket_id: id,
+        game_id: id,
+        status: z.enum(ENTRY_STATUSES),
+        checked_in_at: timestamp.nullable(),
+        checked_in_gate: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "Null when the code is not one of ours (invalid) or not for this gate (wrong_game)" }),
+    checked_in_at: timestamp.nullable().openapi({ description: "When the entry was checked in, if it is" }),
+    first_checked_in_at: timestamp.optional().openapi({ description: "already_checked_in: when it was" }),
+    first_gate: z.string().nullable().optional().openapi({ description: "already_checked_in: where" }),
+    conflict: z.literal(true).optional().openapi({
+      description: "An offline scan of an entry another gate had already admitted: recorded, and reported here",
+    }),
+  })
+  .openapi("ScanAnswer");
+
+export const offlineAnswersSchema = z
+  .object({ answers: scanAnswerSchema.extend({ nonce: z.string() }).array() })
+  .openapi("OfflineScanAnswers");
+
+export const gateKeysSchema = z
+  .object({
+    keys: z
+      .array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), kid: z.string(), x: z.string() }))
+      .openapi({ description: "Public keys by id (JWK): a code names the key that signed it" }),
+  })
+  .openapi("GateKeys");
+
+export const gateSyncQuery = z.object({
+  since: digits(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .transform((v) => v ?? 0)
+    .openapi({ param: { name: "since", in: "query" }, type: "integer", example: 0 }),
+});
+
+export const gateSyncSchema = z
+  .object({
+    changes: z.array(
+      z.object({
+        entry_id: id,
+        ticket_id: id,
+        status: z.enum(ENTRY_STATUSES),
+        checked_in_at: timestamp.nullable(),
+        checked_in_gate: z.string().nullable(),
+      }),
+    ),
+    cursor: z.string().openapi({ description: "Send it as `since` next time" }),
+    more: z.boolean().openapi({ description: "More changes wait: ask again at once" }),
+  })
+  .openapi("GateSync");

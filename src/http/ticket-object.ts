@@ -75,6 +75,14 @@ export function rejectionError(r: Rejection): ApiError {
       });
     case "forbidden":
       return forbidden(r.reason);
+    case "entry_not_found":
+      return notFound("No entry has this id.");
+    case "checked_in":
+      return new ApiError(409, "checked_in", "This entry is already checked in.");
+    case "invalid_entry_state":
+      return new ApiError(409, "invalid_state", `Not possible for an entry that is ${r.status}.`, {
+        entry_status: r.status,
+      });
     case "payment_provider":
       return new ApiError(
         502,

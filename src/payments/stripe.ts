@@ -26,19 +26,34 @@ export function form(params: Record<string, unknown>, prefix = ""): string[] {
   });
 }
 
-async function call<T>(secretKey: string, path: string, params: Record<string, unknown>, idempotencyKey?: string) {
+async function call<T>(
+  secretKey: string,
+  path: string,
+  params: Record<string, unknown> | null,
+  idempotencyKey?: string,
+) {
   const res = await fetch(`${API}${path}`, {
-    method: "POST",
+    method: params ? "POST" : "GET",
     headers: {
       Authorization: `Bearer ${secretKey}`,
       "Content-Type": "application/x-www-form-urlencoded",
       ...(idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {}),
     },
-    body: form(params).join("&"),
+    body: params ? form(params).join("&") : undefined,
     signal: AbortSignal.timeout(10_000),
   });
-  const body = (await res.json().catch(() => ({}))) as T & { error?: { type?: string; message?: string } };
-  if (!res.ok) throw new StripeError(res.status, body.error?.type ?? "unknown", body.error?.message ?? "");
+  const text = await res.text();
+  let body: T & { error?: { type?: string; message?: string } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not Stripe's answer (a broken connection, a proxy): whether it acted is unknown.
+    throw new Error(`Stripe's answer (${res.status}) could not be read`);
+  }
+  if (!res.ok) {
+    const error = body.error as { type?: string; code?: string; message?: string } | undefined;
+    throw new StripeError(res.status, error?.code ?? error?.type ?? "unknown", error?.message ?? "");
+  }
   return body;
 }
 
@@ -60,13 +75,18 @@ export interface CheckoutRequest {
   expiresAt: string; // ISO 8601
 }
 
-/** One Checkout Session per purchase: the idempotency key is the purchase's, so a retry gets the same session. */
+/**
+ * One Checkout Session per attempt: the idempotency key names the purchase
+ * and the session's end, so a retry of the same attempt gets the same session.
+ * Cards only: a delayed method (a debit) would be paid after the hold ends.
+ */
 export const createCheckoutSession = (secretKey: string, r: CheckoutRequest) =>
   call<CheckoutSession>(
     secretKey,
     "/checkout/sessions",
     {
       mode: "payment",
+      payment_method_types: { 0: "card" },
       client_reference_id: String(r.purchaseId),
       metadata: { purchase_id: r.purchaseId, ticket_id: r.ticketId },
       line_items: {
@@ -79,16 +99,40 @@ export const createCheckoutSession = (secretKey: string, r: CheckoutRequest) =>
       cancel_url: r.cancelUrl,
       expires_at: Math.floor(Date.parse(r.expiresAt) / 1000),
     },
-    `purchase-${r.purchaseId}-checkout`,
+    `purchase-${r.purchaseId}-checkout-${Math.floor(Date.parse(r.expiresAt) / 1000)}`,
+  );
+
+/** A session, for its payment when an event did not carry it. */
+export const retrieveCheckoutSession = (secretKey: string, sessionId: string) =>
+  call<{ id: string; payment_intent: string | null }>(
+    secretKey,
+    `/checkout/sessions/${encodeURIComponent(sessionId)}`,
+    null,
   );
 
 /** Ends a session that can no longer be paid (its hold ended first). */
 export const expireCheckoutSession = (secretKey: string, sessionId: string) =>
   call<CheckoutSession>(secretKey, `/checkout/sessions/${encodeURIComponent(sessionId)}/expire`, {});
 
-/** Gives back a payment that arrived after its units were gone; once per purchase. */
-export const refundPayment = (secretKey: string, purchaseId: number, paymentIntent: string) =>
-  call<{ id: string }>(secretKey, "/refunds", { payment_intent: paymentIntent }, `purchase-${purchaseId}-refund`);
+/**
+ * Gives back a payment in full. Stripe keeps an idempotency key's first answer
+ * for a day, failures included, so the key changes every ten minutes; a
+ * payment already refunded is refused by Stripe, which counts as done.
+ */
+export async function refundPayment(secretKey: string, purchaseId: number, paymentIntent: string) {
+  const window = Math.floor(Date.now() / 600_000);
+  try {
+    return await call<{ id: string }>(
+      secretKey,
+      "/refunds",
+      { payment_intent: paymentIntent },
+      `purchase-${purchaseId}-refund-${window}`,
+    );
+  } catch (err) {
+    if (err instanceof StripeError && err.type === "charge_already_refunded") return { id: "already_refunded" };
+    throw err;
+  }
+}
 
 const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -129,7 +173,11 @@ export async function verifyStripeSignature(
 /** The parts of a Checkout Session event this API acts on. */
 export interface PaymentEvent {
   id: string;
-  type: "checkout.session.completed" | "checkout.session.expired" | string;
+  type:
+    | "checkout.session.completed"
+    | "checkout.session.async_payment_succeeded"
+    | "checkout.session.expired"
+    | string;
   sessionId: string;
   purchaseId: number;
   ticketId: number;
@@ -166,7 +214,9 @@ export function paymentEvent(body: unknown): PaymentEvent | null {
     sessionId: String(s.id),
     purchaseId,
     ticketId,
-    paid: s.payment_status === "paid",
+    paid:
+      (e.type === "checkout.session.completed" && s.payment_status === "paid") ||
+      e.type === "checkout.session.async_payment_succeeded",
     paymentIntent: typeof s.payment_intent === "string" ? s.payment_intent : null,
   };
 }

@@ -1,14 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import * as q from "../../db/queries";
-import type { Actor, CheckoutOutcome, PurchaseOutcome } from "../../do/ticket-seller";
-import { assertActsFor, auth, type Principal } from "../auth";
-import type { AppEnv } from "../context";
+import type { Actor, CheckoutOutcome, EntriesOutcome, PurchaseOutcome } from "../../do/ticket-seller";
+import { assertActsFor, auth, forbidden, type Principal } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
-import { toPurchase } from "../present";
-import { ApiError, invalid, notFound } from "../problem";
-import { read } from "../read-model";
-import { checkoutSchema, checkoutSessionSchema, purchaseIdParam, purchaseSchema } from "../schemas";
+import { toEntry, toPurchase } from "../present";
+import { ApiError, invalid } from "../problem";
+import { ticketOfPurchase } from "../read-model";
+import {
+  checkoutSchema,
+  checkoutSessionSchema,
+  purchaseIdParam,
+  purchaseSchema,
+  purchaseWithEntriesSchema,
+} from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
 import { jsonBody } from "../validate";
 
@@ -25,7 +28,10 @@ const getPurchase = createRoute({
   security: bearer,
   middleware: [auth("admin", "user")] as const,
   request: { params: purchaseIdParam },
-  responses: { 200: json(purchaseSchema, "The purchase"), ...problems([400, 401, 403, 404, 503]) },
+  responses: {
+    200: json(purchaseWithEntriesSchema, "The purchase, with its entries and their codes once confirmed"),
+    ...problems([400, 401, 403, 404, 503]),
+  },
 });
 
 const confirm = createRoute({
@@ -89,14 +95,10 @@ const checkout = createRoute({
   },
 });
 
-const actorOf = (p: Principal): Actor => (p.role === "user" ? { role: "user", id: p.id } : { role: "admin" });
-
-/** The ticket whose object holds a purchase (from the id block it came from). */
-async function ticketOf(c: Context<AppEnv>, purchaseId: number): Promise<number> {
-  const ticketId = await read(q.ticketOfPurchase(q.database(c.env.DB), purchaseId));
-  if (ticketId === undefined) throw notFound("No purchase has this id.");
-  c.set("ticketId", ticketId);
-  return ticketId;
+export function actorOf(p: Principal): Actor {
+  if (p.role === "admin") return { role: "admin" };
+  if (p.role === "user") return { role: "user", id: p.id };
+  throw forbidden("Your credentials do not allow this.");
 }
 
 /** Return URLs: https, or http://localhost while developing. */
@@ -113,20 +115,22 @@ function checkReturnUrls(env: Env, urls: Record<string, string>): void {
 export const purchasesRouter = openApiRouter()
   .openapi(getPurchase, async (c) => {
     const { purchase_id } = c.req.valid("param");
-    const ticketId = await ticketOf(c, purchase_id);
-    const outcome = await onTicket<PurchaseOutcome>(
+    const ticketId = await ticketOfPurchase(c, purchase_id);
+    const outcome = await onTicket<EntriesOutcome>(
       c.env,
       ticketId,
       (t) => t.purchase(ticketId, purchase_id),
       "Reading is safe to retry.",
     );
     if (!outcome.ok) throw rejectionError(outcome);
-    assertActsFor(c.get("principal"), outcome.purchase.user_id);
-    return c.json(toPurchase(outcome.purchase), 200);
+    const { purchase } = outcome;
+    assertActsFor(c.get("principal"), purchase.user_id);
+    const entries = await Promise.all(outcome.entries.map((e) => toEntry(c.env, e, purchase)));
+    return c.json({ ...toPurchase(purchase), entries }, 200);
   })
   .openapi(confirm, async (c) => {
     const { purchase_id } = c.req.valid("param");
-    const ticketId = await ticketOf(c, purchase_id);
+    const ticketId = await ticketOfPurchase(c, purchase_id);
     const outcome = await onTicket<PurchaseOutcome>(
       c.env,
       ticketId,
@@ -138,7 +142,7 @@ export const purchasesRouter = openApiRouter()
   })
   .openapi(cancel, async (c) => {
     const { purchase_id } = c.req.valid("param");
-    const ticketId = await ticketOf(c, purchase_id);
+    const ticketId = await ticketOfPurchase(c, purchase_id);
     const actor = actorOf(c.get("principal"));
     const outcome = await onTicket<PurchaseOutcome>(
       c.env,
@@ -160,7 +164,7 @@ export const purchasesRouter = openApiRouter()
     const { purchase_id } = c.req.valid("param");
     const urls = c.req.valid("json");
     checkReturnUrls(c.env, urls);
-    const ticketId = await ticketOf(c, purchase_id);
+    const ticketId = await ticketOfPurchase(c, purchase_id);
     const actor = actorOf(c.get("principal"));
     const outcome = await onTicket<CheckoutOutcome>(
       c.env,

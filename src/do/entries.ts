@@ -1,0 +1,210 @@
+import { and, eq, max, sql } from "drizzle-orm";
+import type { Actor, Rejection } from "./rules";
+import { type EntryRow, entries, type PurchaseRow, scans, type TicketRow } from "./schema";
+import { addUnits, change, type Entity, type Store, updatePurchase } from "./store";
+
+// Entries: one per person a confirmed purchase admits, and their scans at the
+// gate. Every check-in of an entry goes through its ticket's object, the one
+// writer of entry state, so it is admitted once however many scanners race;
+// the primary key on scans makes a nonce's answer one row.
+
+/** Ids of a purchase's entries: the purchase's id * 1000 + n. */
+export const ENTRIES_PER_PURCHASE = 1_000;
+export const purchaseOfEntry = (entryId: number) => Math.floor(entryId / ENTRIES_PER_PURCHASE);
+
+export const entriesOf = (db: Store, purchaseId: number): EntryRow[] =>
+  db.select().from(entries).where(eq(entries.purchase_id, purchaseId)).orderBy(entries.id).all();
+
+export const findEntry = (db: Store, id: number): EntryRow | undefined =>
+  db.select().from(entries).where(eq(entries.id, id)).get();
+
+/** Inside a change: the entries of a purchase just confirmed, one per unit, in one statement. */
+export function createEntries(db: Store, p: PurchaseRow, now: string, version: number): [Entity, number][] {
+  db.run(sql`
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${p.quantity})
+    INSERT INTO ${entries} (id, purchase_id, created_at, updated_at, version)
+    SELECT ${p.id} * ${ENTRIES_PER_PURCHASE} + i, ${p.id}, ${now}, ${now}, ${version} FROM n`);
+  return Array.from({ length: p.quantity }, (_, i): [Entity, number] => ["entry", p.id * ENTRIES_PER_PURCHASE + i + 1]);
+}
+
+/** Inside a change: every entry of a purchase that is not yet in is cancelled with it. */
+export function cancelEntriesOf(db: Store, p: PurchaseRow, now: string, version: number): [Entity, number][] {
+  return db
+    .update(entries)
+    .set({ status: "cancelled", updated_at: now, version })
+    .where(and(eq(entries.purchase_id, p.id), eq(entries.status, "valid")))
+    .returning({ id: entries.id })
+    .all()
+    .map((e): [Entity, number] => ["entry", e.id]);
+}
+
+export const hasCheckedIn = (db: Store, purchaseId: number): boolean =>
+  db
+    .select({ id: entries.id })
+    .from(entries)
+    .where(and(eq(entries.purchase_id, purchaseId), eq(entries.status, "checked_in")))
+    .get() !== undefined;
+
+/** A scan at the gate: who scanned, with which nonce, where and when (offline scans carry their time). */
+export interface Scan {
+  entryId: number;
+  nonce: string;
+  scanner: string;
+  gate: string | null;
+  scannedAt: string | null; // offline scans only
+}
+
+export type ScanReason = "invalid" | "wrong_game" | "not_confirmed" | "cancelled" | "revoked" | "already_checked_in";
+
+export interface ScanAnswer {
+  result: "admitted" | "rejected";
+  reason?: ScanReason;
+  entry: EntryRow | null;
+  checked_in_at: string | null;
+  first_checked_in_at?: string;
+  first_gate?: string | null;
+  conflict?: true;
+}
+
+export const findScan = (db: Store, scanner: string, nonce: string) =>
+  db
+    .select()
+    .from(scans)
+    .where(and(eq(scans.scanner, scanner), eq(scans.nonce, nonce)))
+    .get();
+
+/**
+ * Decides a scan and records it, with the check-in it makes, in one
+ * transaction. `offline`: the scan was made by a gate that could not ask,
+ * and the person is already in; a second such admission of one entry is
+ * recorded as a conflict.
+ */
+export function decideScan(db: Store, p: PurchaseRow | undefined, scan: Scan, now: string, offline: boolean) {
+  const e = findEntry(db, scan.entryId);
+  const rejected = (reason: ScanReason, extra: Partial<ScanAnswer> = {}): ScanAnswer => ({
+    result: "rejected",
+    reason,
+    entry: e ?? null,
+    checked_in_at: e?.checked_in_at ?? null,
+    ...extra,
+  });
+  let answer: ScanAnswer;
+  if (!e) answer = rejected(p && p.status !== "confirmed" ? "not_confirmed" : "invalid");
+  else if (p?.status !== "confirmed" && e.status === "valid") answer = rejected("not_confirmed");
+  else if (e.status === "cancelled") answer = rejected("cancelled");
+  else if (e.status === "revoked") answer = rejected("revoked");
+  else if (e.status === "checked_in") {
+    answer = rejected("already_checked_in", {
+      first_checked_in_at: e.checked_in_at!,
+      first_gate: e.checked_in_gate,
+      ...(offline ? { conflict: true as const } : {}),
+    });
+  } else answer = { result: "admitted", entry: e, checked_in_at: scan.scannedAt ?? now };
+
+  return change(db, (version) => {
+    const changed: [Entity, number][] = [];
+    if (answer.result === "admitted") {
+      answer.entry = db
+        .update(entries)
+        .set({
+          status: "checked_in",
+          checked_in_at: answer.checked_in_at,
+          checked_in_gate: scan.gate ?? scan.scanner,
+          updated_at: now,
+          version,
+        })
+        .where(eq(entries.id, scan.entryId))
+        .returning()
+        .get()!;
+      changed.push(["entry", scan.entryId]);
+    }
+    db.insert(scans)
+      .values({
+        scanner: scan.scanner,
+        nonce: scan.nonce,
+        entry_id: scan.entryId,
+        answer: JSON.stringify(answer),
+        at: now,
+      })
+      .run();
+    return { result: answer, changed };
+  });
+}
+
+/** Undoes a check-in (a mistaken scan): the entry is valid again. */
+export function undoCheckIn(db: Store, e: EntryRow, now: string): EntryRow {
+  return change(db, (version) => ({
+    result: db
+      .update(entries)
+      .set({ status: "valid", checked_in_at: null, checked_in_gate: null, updated_at: now, version })
+      .where(eq(entries.id, e.id))
+      .returning()
+      .get()!,
+    changed: [["entry", e.id]],
+  }));
+}
+
+/** Why `actor` cannot change entry `e` of purchase `p` (cancel it or reissue its code), or null. */
+export function entryRefusal(p: PurchaseRow, e: EntryRow, actor: Actor): Rejection | null {
+  if (actor.role === "user" && actor.id !== p.user_id) {
+    return { ok: false, code: "forbidden", reason: "You may only change your own entries." };
+  }
+  if (e.status === "checked_in") return { ok: false, code: "checked_in" };
+  if (e.status !== "valid") return { ok: false, code: "invalid_entry_state", status: e.status };
+  return null;
+}
+
+/**
+ * Cancels one entry before its check-in: one unit goes back to the ticket;
+ * a purchase whose entries are all cancelled is cancelled too.
+ */
+export function cancelEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string) {
+  return change(db, (version) => {
+    const entry = db
+      .update(entries)
+      .set({ status: "cancelled", updated_at: now, version })
+      .where(eq(entries.id, e.id))
+      .returning()
+      .get()!;
+    const allGone = p.returned + 1 === p.quantity;
+    const purchase = updatePurchase(db, p.id, {
+      returned: p.returned + 1,
+      version,
+      ...(allGone ? { status: "cancelled" as const, cancelled_at: now } : {}),
+    });
+    addUnits(db, { sold: -1 }, now, version);
+    return {
+      result: { entry, purchase },
+      changed: [
+        ["ticket", t.id],
+        ["purchase", p.id],
+        ["entry", e.id],
+      ],
+    };
+  });
+}
+
+/** A new code for an entry (a lost phone, a friend): the old entry is revoked, a new one takes its place. */
+export function reissueEntry(db: Store, e: EntryRow, now: string): EntryRow {
+  return change(db, (version) => {
+    const last = db
+      .select({ id: max(entries.id) })
+      .from(entries)
+      .where(eq(entries.purchase_id, e.purchase_id))
+      .get()!.id!;
+    if (last + 1 >= (e.purchase_id + 1) * ENTRIES_PER_PURCHASE) throw new Error("no entry id left for this purchase");
+    db.update(entries).set({ status: "revoked", updated_at: now, version }).where(eq(entries.id, e.id)).run();
+    const fresh = db
+      .insert(entries)
+      .values({ id: last + 1, purchase_id: e.purchase_id, created_at: now, updated_at: now, version })
+      .returning()
+      .get();
+    return {
+      result: fresh,
+      changed: [
+        ["entry", e.id],
+        ["entry", fresh.id],
+      ],
+    };
+  });
+}

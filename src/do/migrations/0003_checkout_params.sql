@@ -1,0 +1,1 @@
+ALTER TABLE `purchases` ADD `checkout_params` text;

@@ -1,0 +1,185 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { EntryOutcome, Scan, ScanAnswer, ScanOutcome } from "../../do/ticket-seller";
+import { type EntryClaims, verifyCode } from "../../gate/codes";
+import { entryKeys } from "../../gate/keys";
+import { auth } from "../auth";
+import type { AppEnv } from "../context";
+import { bearer, json, openApiRouter, problems } from "../openapi";
+import { toEntry, toScannedEntry } from "../present";
+import { invalid } from "../problem";
+import { ticketOfEntry } from "../read-model";
+import {
+  entryIdParam,
+  entrySchema,
+  offlineAnswersSchema,
+  offlineScansSchema,
+  scanAnswerSchema,
+  scanSchema,
+} from "../schemas";
+import { onTicket, rejectionError } from "../ticket-object";
+import { jsonBody } from "../validate";
+
+// Check-in at the gate. A code's signature and game are checked here; then
+// the scan goes to the object of the entry's ticket, the one writer of entry
+// state. Every decided scan is 200, admitted or rejected with a reason, so a
+// scanner never retries a refusal; the same nonce gets the identical answer.
+
+const SCAN_RETRY = "Retry the scan with the same nonce: it answers what was decided.";
+/** An offline scan may not claim a time ahead of ours by more than this (scanner clocks drift). */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+const checkIn = createRoute({
+  method: "post",
+  path: "/",
+  summary: "Scan an entry code at the gate",
+  description:
+    "Admits the entry once, however many scanners race. Reasons for a rejection: `invalid` (not signed by a " +
+    "published key, or malformed), `wrong_game` (not a game of this gate token), `not_confirmed`, `cancelled`, " +
+    "`revoked` (reissued), `already_checked_in` (with when and where).",
+  tags: ["gate"],
+  security: bearer,
+  middleware: [auth("gate"), jsonBody] as const,
+  request: { body: { ...json(scanSchema, "The scan"), required: true } },
+  responses: {
+    200: json(scanAnswerSchema, "Decided: admitted, or rejected with a reason"),
+    ...problems([400, 401, 403, 413, 415, 503], { 503: "`outcome_unknown`: " + SCAN_RETRY }),
+  },
+});
+
+const checkInOffline = createRoute({
+  method: "post",
+  path: "/batch",
+  summary: "Upload scans a gate made offline (up to 500)",
+  description:
+    "Each scan with its `scanned_at` and nonce; answers in the same order. The people were admitted offline " +
+    "already: an entry two gates admitted is recorded once, at the earliest scan, and the later scans are " +
+    "reported with `conflict: true`. Offline double entry is bounded by how often scanners sync (gate-sync).",
+  tags: ["gate"],
+  security: bearer,
+  middleware: [auth("gate"), jsonBody] as const,
+  request: { body: { ...json(offlineScansSchema, "The scans"), required: true } },
+  responses: {
+    200: json(offlineAnswersSchema, "One answer per scan, in order"),
+    ...problems([400, 401, 403, 413, 415, 503], { 503: "`outcome_unknown`: upload the batch again, same nonces" }),
+  },
+});
+
+const undo = createRoute({
+  method: "delete",
+  path: "/{entry_id}",
+  summary: "Undo a check-in (a mistaken scan)",
+  tags: ["gate"],
+  security: bearer,
+  middleware: [auth("admin")] as const,
+  request: { params: entryIdParam },
+  responses: {
+    200: json(entrySchema, "The entry, valid again"),
+    ...problems([400, 401, 403, 404, 409, 503], { 409: "`invalid_state`: the entry is not checked in" }),
+  },
+});
+
+type Verified = { claims: EntryClaims } | { answer: ScanAnswer };
+
+/** A code's claims, or the answer for a code that never reaches an object. */
+async function verified(c: Context<AppEnv>, code: string): Promise<Verified> {
+  const principal = c.get("principal");
+  const claims = await verifyCode(code, entryKeys(c.env).verifying);
+  const rejected = (reason: "invalid" | "wrong_game") =>
+    ({ answer: { result: "rejected", reason, entry: null, checked_in_at: null } }) as const;
+  if (!claims) return rejected("invalid");
+  if (principal.role !== "gate" || !principal.games.includes(claims.gameId)) return rejected("wrong_game");
+  return { claims };
+}
+
+/** The scans of one ticket, decided by its object. */
+async function scanAt(c: Context<AppEnv>, ticketId: number, scans: Scan[], offline: boolean) {
+  const outcome = await onTicket<ScanOutcome>(c.env, ticketId, (t) => t.scan(ticketId, scans, offline), SCAN_RETRY);
+  if (!outcome.ok) throw rejectionError(outcome);
+  return outcome.answers;
+}
+
+const present = (answer: ScanAnswer, claims?: EntryClaims) => ({
+  ...answer,
+  entry:
+    answer.entry && claims
+      ? toScannedEntry(answer.entry, { ticket_id: claims.ticketId, game_id: claims.gameId })
+      : null,
+});
+
+function checkScannedAt(scannedAt: string, field: string): void {
+  if (Date.parse(scannedAt) > Date.now() + CLOCK_SKEW_MS) {
+    throw invalid([{ field, message: "must not be in the future" }]);
+  }
+}
+
+export const checkinsRouter = openApiRouter()
+  .openapi(checkIn, async (c) => {
+    const { code, nonce, gate } = c.req.valid("json");
+    const principal = c.get("principal");
+    const scanner = principal.role === "gate" ? principal.scanner : "";
+    const v = await verified(c, code);
+    if ("answer" in v) return c.json(present(v.answer), 200);
+    c.set("ticketId", v.claims.ticketId);
+    const scan = { entryId: v.claims.entryId, nonce, scanner, gate: gate ?? null, scannedAt: null };
+    const [answer] = await scanAt(c, v.claims.ticketId, [scan], false);
+    return c.json(present(answer!, v.claims), 200);
+  })
+  .openapi(checkInOffline, async (c) => {
+    const { scans } = c.req.valid("json");
+    const principal = c.get("principal");
+    const scanner = principal.role === "gate" ? principal.scanner : "";
+    scans.forEach((s, i) => {
+      checkScannedAt(s.scanned_at, `scans.${i}.scanned_at`);
+    });
+    const checked = await Promise.all(scans.map((s) => verified(c, s.code)));
+    // One call per ticket, with all its scans.
+    const byTicket = new Map<number, { index: number; scan: Scan }[]>();
+    checked.forEach((v, index) => {
+      if ("answer" in v) return;
+      const s = scans[index]!;
+      const scan = {
+        entryId: v.claims.entryId,
+        nonce: s.nonce,
+        scanner,
+        gate: s.gate ?? null,
+        scannedAt: s.scanned_at,
+      };
+      byTicket.set(v.claims.ticketId, [...(byTicket.get(v.claims.ticketId) ?? []), { index, scan }]);
+    });
+    const answers: ScanAnswer[] = checked.map((v) => ("answer" in v ? v.answer : (undefined as unknown as ScanAnswer)));
+    await Promise.all(
+      [...byTicket].map(async ([ticketId, group]) => {
+        const decided = await scanAt(
+          c,
+          ticketId,
+          group.map((g) => g.scan),
+          true,
+        );
+        group.forEach((g, i) => {
+          answers[g.index] = decided[i]!;
+        });
+      }),
+    );
+    return c.json(
+      {
+        answers: answers.map((a, i) => {
+          const v = checked[i]!;
+          return { nonce: scans[i]!.nonce, ...present(a, "claims" in v ? v.claims : undefined) };
+        }),
+      },
+      200,
+    );
+  })
+  .openapi(undo, async (c) => {
+    const { entry_id } = c.req.valid("param");
+    const ticketId = await ticketOfEntry(c, entry_id);
+    const outcome = await onTicket<EntryOutcome>(
+      c.env,
+      ticketId,
+      (t) => t.undoCheckIn(ticketId, entry_id),
+      "Undoing again is safe.",
+    );
+    if (!outcome.ok) throw rejectionError(outcome);
+    return c.json(await toEntry(c.env, outcome.entry, outcome), 200);
+  });
