@@ -30,7 +30,6 @@ import { IdReserve } from "./ids";
 import { Outbox } from "./outbox";
 import {
   type Actor,
-  available,
   cancelRefusal,
   confirmRefusal,
   patchRefusal,

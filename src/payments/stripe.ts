@@ -173,11 +173,7 @@ export async function verifyStripeSignature(
 /** The parts of a Checkout Session event this API acts on. */
 export interface PaymentEvent {
   id: string;
-  type:
-    | "checkout.session.completed"
-    | "checkout.session.async_payment_succeeded"
-    | "checkout.session.expired"
-    | string;
+  type: "checkout.session.completed" | "checkout.session.async_payment_succeeded" | "checkout.session.expired" | string;
   sessionId: string;
   purchaseId: number;
   ticketId: number;
