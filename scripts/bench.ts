@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { adminHeader } from "./lib/dev-vars.ts";
+import { type GateRushResult, gateRush } from "./lib/gate-rush.ts";
 import { client, run, type Stats, stats } from "./lib/load.ts";
 import { type RushResult, rush } from "./lib/rush.ts";
 import { startLocalServer } from "./lib/server.ts";
@@ -38,6 +39,7 @@ interface Row {
 
 const server = opts.url ? { url: opts.url, stop: async () => {} } : await startLocalServer();
 const rows: Row[] = [];
+let gate: GateRushResult | undefined;
 let failed = false;
 try {
   const c = client(server.url, Math.max(...LEVELS), { Authorization: adminHeader() });
@@ -78,6 +80,8 @@ try {
       });
     }
   }
+  gate = await gateRush(c);
+  if (gate.doubleAdmissions > 0 || gate.neverAdmitted > 0) failed = true;
   c.close();
 } finally {
   await server.stop();
@@ -97,6 +101,15 @@ for (const row of rows) {
     .join(" ");
   console.log(
     `${row.scenario.padEnd(30)}${pad(row.concurrency, 5)}${pad(s.rps, 8)}${pad(row.vsHealth.toFixed(2), 9)}${pad(s.p50, 8)}${pad(s.p95, 7)}${pad(s.p99, 7)}${pad(s.max, 7)}  ${statuses.padEnd(20)}${row.rush ? `${pad(row.rush.oversold, 8)}  ${row.rush.consistent ? "yes" : `NO: ${row.rush.problems.join("; ")}`}` : ""}`,
+  );
+}
+
+if (gate) {
+  const g = gate.all;
+  console.log(
+    `\ngate rush: ${gate.entries} entries of one game, ${gate.scanners} scanners each scanning every code: ` +
+      `${g.requests} scans, ${g.rps} scans/s, p50 ${g.p50} ms, p99 ${g.p99} ms; admitted ${gate.admitted}, ` +
+      `double admissions ${gate.doubleAdmissions}, never admitted ${gate.neverAdmitted}`,
   );
 }
 
@@ -120,8 +133,8 @@ if (health64 && buy64 && soldOut64) {
   for (const [name, ok, figure] of targets) console.log(`  ${ok ? "met " : "MISS"}  ${name.padEnd(40)} ${figure}`);
 }
 
-if (opts.json) writeFileSync(opts.json, JSON.stringify({ stock: STOCK, buyers: BUYERS, rows }, null, 2));
+if (opts.json) writeFileSync(opts.json, JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate }, null, 2));
 if (failed) {
-  console.error("\nFAIL: oversell or inconsistency (see the table)");
+  console.error("\nFAIL: oversell, inconsistency or a double admission (see above)");
   process.exit(1);
 }

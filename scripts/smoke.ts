@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { adminHeader, userBearer } from "./lib/dev-vars.ts";
+import { adminHeader, gateBearer, userBearer } from "./lib/dev-vars.ts";
 import { type Client, client } from "./lib/load.ts";
 import { rush } from "./lib/rush.ts";
 import { seed } from "./lib/seed.ts";
@@ -164,6 +164,53 @@ try {
     "held units are out of available",
     lifeTicket?.held === 3 && lifeTicket?.available === 1,
     JSON.stringify(lifeTicket),
+  );
+
+  // The gate: a purchase's entries carry codes; one scan admits, the second is refused.
+  const withEntries = await expectStatus(
+    c,
+    "GET /purchases/{id} with entries",
+    "GET",
+    `/purchases/${purchase?.id}`,
+    200,
+  );
+  const code = withEntries?.entries?.[0]?.code;
+  check(
+    "a confirmed purchase has an entry per unit, with codes",
+    withEntries?.entries?.length === 2 && typeof code === "string",
+    JSON.stringify(withEntries),
+  );
+  const asGate = { Authorization: await gateBearer("smoke-gate", [game]) };
+  const keys = await expectStatus(c, "GET /games/{id}/gate-keys", "GET", `/games/${game}/gate-keys`, 200);
+  check("gate keys are published", keys?.keys?.length >= 1, JSON.stringify(keys));
+  const first = await expectStatus(
+    c,
+    "POST /checkins",
+    "POST",
+    "/checkins",
+    200,
+    { code, nonce: `smoke-${user}-1` },
+    asGate,
+  );
+  check("the first scan admits", first?.result === "admitted", JSON.stringify(first));
+  const second = await expectStatus(
+    c,
+    "POST /checkins again",
+    "POST",
+    "/checkins",
+    200,
+    { code, nonce: `smoke-${user}-2` },
+    asGate,
+  );
+  check("the second scan is refused", second?.reason === "already_checked_in", JSON.stringify(second));
+  await expectStatus(
+    c,
+    "POST /tickets/buy with a gate token",
+    "POST",
+    "/tickets/buy",
+    403,
+    { user_id: user, ticket_id: ticket?.id },
+    asGate,
   );
 
   const ticketCount = async () =>

@@ -72,6 +72,11 @@ export const asUser = async (userId: number, claims?: Record<string, unknown>) =
   Authorization: `Bearer ${await userToken(userId, claims)}`,
 });
 
+/** Gate staff's token: scans the entries of `games`, as `scanner`. */
+export const asGate = async (games: number[], scanner = "scanner-1") => ({
+  Authorization: `Bearer ${await userToken(scanner, { role: "gate", games })}`,
+});
+
 /** POSTs JSON, as the admin unless other headers say otherwise. */
 export function postJson(path: string, body: unknown, headers: Record<string, string> = asAdmin): Promise<Response> {
   return api(path, {

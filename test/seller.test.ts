@@ -169,7 +169,12 @@ describe("TicketSeller", () => {
     const block = await allocatePurchaseIds(database(env.DB), 3, ticket.id);
     await runInDurableObject(sellerOf(ticket.id), (_, state) => {
       state.storage.sql.exec("DELETE FROM id_blocks");
-      state.storage.sql.exec("INSERT INTO id_blocks (next, end) VALUES (?, ?)", block.start, block.end);
+      state.storage.sql.exec(
+        "INSERT INTO id_blocks (start, next, end) VALUES (?, ?, ?)",
+        block.start,
+        block.start,
+        block.end,
+      );
     });
     const restore = d1Down();
     const during = [];
@@ -195,7 +200,12 @@ describe("TicketSeller", () => {
     const block = await allocatePurchaseIds(database(env.DB), 10, ticket.id);
     await runInDurableObject(sellerOf(ticket.id), (_, state) => {
       state.storage.sql.exec("DELETE FROM id_blocks");
-      state.storage.sql.exec("INSERT INTO id_blocks (next, end) VALUES (?, ?)", block.start, block.end);
+      state.storage.sql.exec(
+        "INSERT INTO id_blocks (start, next, end) VALUES (?, ?, ?)",
+        block.start,
+        block.start,
+        block.end,
+      );
     });
     expect((await buy({ user_id: 2, ticket_id: ticket.id })).status).toBe(200);
     await scheduler.wait(50);

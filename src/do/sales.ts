@@ -162,7 +162,7 @@ export function applyPatch(db: Store, t: TicketRow, patch: TicketPatch, now: str
   return change(db, (version) => ({
     result: db
       .update(ticket)
-      .set({ ...patch, updated_at: now, version })
+      .set({ ...patch, updated_at: now, version, clock: version })
       .returning()
       .get()!,
     changed: [["ticket", t.id]],

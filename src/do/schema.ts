@@ -165,10 +165,16 @@ export const scans = sqliteTable(
 /** Payment events already handled (Stripe's event ids): each is acted on once. */
 export const paymentEvents = sqliteTable("payment_events", { id: text().primaryKey(), handled_at: text().notNull() });
 
-/** Purchase ids reserved for this object in D1 (hi/lo): `next` up to `end`, exclusive. */
-export const idBlocks = sqliteTable("id_blocks", { next: integer().primaryKey(), end: integer().notNull() }, (t) => [
-  check("id_blocks_not_empty", sql`${t.next} < ${t.end}`),
-]);
+/**
+ * Purchase ids reserved for this object in D1 (hi/lo): a block [start, end),
+ * used up to `next`. A used-up block (next = end) stays until the next one
+ * arrives.
+ */
+export const idBlocks = sqliteTable(
+  "id_blocks",
+  { start: integer().primaryKey(), next: integer().notNull(), end: integer().notNull() },
+  (t) => [check("id_blocks_within", sql`${t.start} <= ${t.next} AND ${t.next} <= ${t.end}`)],
+);
 
 export type TicketRow = typeof ticket.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;

@@ -44,10 +44,9 @@ function prepare(db: Store) {
       .from(purchases)
       .where(eq(purchases.id, p("id")))
       .prepare(),
-    tick: db
+    setClock: db
       .update(ticket)
-      .set({ clock: sql`${ticket.clock} + 1` })
-      .returning({ clock: ticket.clock })
+      .set({ clock: sql`${p("version")}` })
       .prepare(),
     mark: db
       .insert(outbox)
@@ -83,6 +82,7 @@ function prepare(db: Store) {
         held: sql`${ticket.held} + ${p("held")}`,
         updated_at: sql`${p("now")}`,
         version: sql`${p("version")}`,
+        clock: sql`${p("version")}`,
       })
       .prepare(),
     dueHolds: db
@@ -95,15 +95,14 @@ function prepare(db: Store) {
       .from(purchases)
       .where(eq(purchases.status, "held"))
       .prepare(),
-    firstBlock: db.select().from(idBlocks).orderBy(asc(idBlocks.next)).limit(1).prepare(),
-    advanceBlock: db
+    // The lowest block with ids left gives its next one.
+    takeId: db
       .update(idBlocks)
       .set({ next: sql`${idBlocks.next} + 1` })
-      .where(eq(idBlocks.next, p("next")))
-      .prepare(),
-    dropBlock: db
-      .delete(idBlocks)
-      .where(eq(idBlocks.next, p("next")))
+      .where(
+        sql`${idBlocks.start} = (SELECT min(${idBlocks.start}) FROM ${idBlocks} WHERE ${idBlocks.next} < ${idBlocks.end})`,
+      )
+      .returning({ id: sql<number>`${idBlocks.next} - 1`, left: sql<number>`${idBlocks.end} - ${idBlocks.next}` })
       .prepare(),
     reserved: db
       .select({ n: sum(sql`${idBlocks.end} - ${idBlocks.next}`) })
@@ -163,17 +162,26 @@ export const unitsOf = (db: Store, userId: number): number => Number(q(db).units
 
 export type Entity = OutboxRow["entity"];
 
+// The object's change counter, as committed: read from the ticket once, then
+// kept here, since every change goes through change() in this one instance.
+const clocks = new WeakMap<Store, number>();
+
 /**
  * Runs `write` as one transaction under the next version number, with the
- * rows it changed recorded in the outbox for D1.
+ * rows it changed recorded in the outbox for D1. A write that changes the
+ * ticket row records the version there itself (as `clock`, in the same
+ * statement); for any other, it is recorded here.
  */
 export function change<T>(db: Store, write: (version: number) => { result: T; changed: [Entity, number][] }): T {
-  return db.transaction(() => {
-    const { clock: version } = q(db).tick.get()!;
+  const version = (clocks.get(db) ?? readTicket(db)!.clock) + 1;
+  const result = db.transaction(() => {
     const { result, changed } = write(version);
+    if (!changed.some(([entity]) => entity === "ticket")) q(db).setClock.run({ version });
     q(db).mark.run({ rows: JSON.stringify(changed), version });
     return result;
   });
+  clocks.set(db, version); // committed
+  return result;
 }
 
 export const findPurchase = (db: Store, id: number): PurchaseRow | undefined => q(db).purchase.get({ id });
@@ -218,19 +226,16 @@ export function markEventHandled(db: Store, eventId: string, now: string): void 
 }
 
 /** Takes the next reserved purchase id, with the ids left in its block; undefined when none is left. */
-export function takeId(db: Store): { id: number; left: number } | undefined {
-  const block = q(db).firstBlock.get();
-  if (!block) return undefined;
-  if (block.next + 1 < block.end) q(db).advanceBlock.run({ next: block.next });
-  else q(db).dropBlock.run({ next: block.next });
-  return { id: block.next, left: block.end - block.next - 1 };
-}
+export const takeId = (db: Store): { id: number; left: number } | undefined => q(db).takeId.get();
 
 /** Purchase ids still reserved for this object. */
 export const reservedIds = (db: Store): number => Number(q(db).reserved.get()?.n ?? 0);
 
 export function addIdBlock(db: Store, start: number, end: number): void {
-  db.insert(idBlocks).values({ next: start, end }).run();
+  db.transaction(() => {
+    db.delete(idBlocks).where(sql`${idBlocks.next} = ${idBlocks.end}`).run(); // used up
+    db.insert(idBlocks).values({ start, next: start, end }).run();
+  });
 }
 
 /** The oldest rows D1 has not seen in their latest version, at most `limit`. */

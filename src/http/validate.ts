@@ -37,23 +37,28 @@ function reshapedNumbers(text: string): FieldError[] {
   return found;
 }
 
-const limitBody = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => {
-    throw new ApiError(413, "payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes.`);
-  },
-});
-
-/** Guards a JSON endpoint before its body is validated: media type, size, syntax. */
-export const jsonBody: MiddlewareHandler = async (c, next) => {
-  const type = c.req.header("Content-Type") ?? "";
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
-  }
-  return limitBody(c, async () => {
-    // Hono caches the text, so the validator after this does not read the body again.
-    const reshaped = reshapedNumbers(await c.req.text());
-    if (reshaped.length > 0) throw invalid(reshaped);
-    await next();
+const limitBody = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", `The body must be at most ${maxSize} bytes.`);
+    },
   });
-};
+
+/** Guards a JSON endpoint before its body is validated: media type, size (16 KiB unless given), syntax. */
+export const jsonBodyOf =
+  (maxSize = MAX_BODY_BYTES): MiddlewareHandler =>
+  async (c, next) => {
+    const type = c.req.header("Content-Type") ?? "";
+    if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i.test(type)) {
+      throw new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
+    }
+    return limitBody(maxSize)(c, async () => {
+      // Hono caches the text, so the validator after this does not read the body again.
+      const reshaped = reshapedNumbers(await c.req.text());
+      if (reshaped.length > 0) throw invalid(reshaped);
+      await next();
+    });
+  };
+
+export const jsonBody = jsonBodyOf();

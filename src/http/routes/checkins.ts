@@ -18,7 +18,7 @@ import {
   scanSchema,
 } from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
-import { jsonBody } from "../validate";
+import { jsonBody, jsonBodyOf } from "../validate";
 
 // Check-in at the gate. A code's signature and game are checked here; then
 // the scan goes to the object of the entry's ticket, the one writer of entry
@@ -57,7 +57,8 @@ const checkInOffline = createRoute({
     "reported with `conflict: true`. Offline double entry is bounded by how often scanners sync (gate-sync).",
   tags: ["gate"],
   security: bearer,
-  middleware: [auth("gate"), jsonBody] as const,
+  // 500 scans of about 200 bytes each.
+  middleware: [auth("gate"), jsonBodyOf(256 * 1024)] as const,
   request: { body: { ...json(offlineScansSchema, "The scans"), required: true } },
   responses: {
     200: json(offlineAnswersSchema, "One answer per scan, in order"),
