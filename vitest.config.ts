@@ -44,6 +44,7 @@ export default defineConfig(async () => {
                   JWT_AUDIENCE: "tickets",
                   CORS_ORIGINS: "https://club.example, https://shop.club.example",
                   ENVIRONMENT: "development",
+                  REQUEST_LOG: process.env.REQUEST_LOG ?? "off", // the request log lines, on demand
                   STRIPE_SECRET_KEY: "sk_test_fake",
                   STRIPE_WEBHOOK_SECRET: "whsec_test_secret",
                   ENTRY_SIGNING_KEY: JSON.stringify(currentEntryKey),

@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, buy, createTicket } from "./helpers";
+import app from "../src/index";
+import { api, BASE, buy, createTicket } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -11,11 +13,15 @@ function captureLogs() {
   return lines;
 }
 
+/** A request to the app with its request log on (the tests run with it off). */
+const logged = (path: string, init?: RequestInit) =>
+  app.fetch(new Request(`${BASE}${path}`, init), { ...env, REQUEST_LOG: "on" });
+
 describe("request logs and ids", () => {
   it("echoes a given X-Request-Id and logs one line with the route pattern and ticket", async () => {
     const ticket = await createTicket();
     const logs = captureLogs();
-    const res = await api(`/tickets/${ticket.id}`, { headers: { "X-Request-Id": "req-abc-123" } });
+    const res = await logged(`/tickets/${ticket.id}`, { headers: { "X-Request-Id": "req-abc-123" } });
     expect(res.headers.get("X-Request-Id")).toBe("req-abc-123");
     expect(res.headers.get("Server-Timing")).toMatch(/app;dur=\d/);
     expect(logs).toEqual([
@@ -32,10 +38,17 @@ describe("request logs and ids", () => {
 
   it("generates an id when none is given, and logs errors too", async () => {
     const logs = captureLogs();
-    const res = await api("/tickets/0");
+    const res = await logged("/tickets/0");
     const id = res.headers.get("X-Request-Id");
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(logs).toEqual([expect.objectContaining({ request_id: id, status: 400, method: "GET" })]);
+  });
+
+  it("writes no request log line when REQUEST_LOG is off, as in the tests", async () => {
+    const logs = captureLogs();
+    const res = await api("/health");
+    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+    expect(logs).toEqual([]);
   });
 });
 

@@ -3,7 +3,8 @@ import { routePath } from "hono/route";
 import type { AppEnv } from "./context";
 
 /**
- * One structured log line per request, and its duration in Server-Timing.
+ * One structured log line per request (unless REQUEST_LOG is "off", as in the
+ * tests), and its duration in Server-Timing.
  * Runs inside hono/request-id, so the id is already set and echoed.
  */
 export const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -11,6 +12,7 @@ export const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   const ms = Math.round((performance.now() - start) * 10) / 10;
   c.res.headers.append("Server-Timing", `app;dur=${ms}`);
+  if (c.env.REQUEST_LOG === "off") return;
   console.log(
     JSON.stringify({
       request_id: c.get("requestId"),
