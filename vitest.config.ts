@@ -3,6 +3,7 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { Response } from "miniflare";
 import { defineConfig } from "vitest/config";
+import { fakeReceiver } from "./test/fake-receiver.ts";
 import { fakeStripe } from "./test/fake-stripe.ts";
 
 // A stand-in identity provider: an RSA key whose public half is served as a
@@ -22,6 +23,8 @@ const oldEntryKey = entryKey("k1");
 
 // The Stripe API, as the worker sees it in tests.
 const stripe = fakeStripe();
+// Webhook endpoints, as the worker sees them in tests.
+const hooks = fakeReceiver();
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -54,6 +57,7 @@ export default defineConfig(async () => {
                 outboundService: (request: Parameters<typeof stripe>[0]) => {
                   if (request.url === JWKS_URL) return Response.json(jwks);
                   if (new URL(request.url).hostname === "api.stripe.com") return stripe(request);
+                  if (new URL(request.url).hostname === "hooks.test") return hooks(request);
                   return new Response("no network in tests", { status: 502 });
                 },
               },

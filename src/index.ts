@@ -2,7 +2,10 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { queue, scheduled } from "./events/consumer";
+import type { QueueMessage } from "./events/types";
 import type { AppEnv } from "./http/context";
+import { BOOKMARK_HEADER, d1Session } from "./http/d1-session";
 import { docsPage } from "./http/docs";
 import { observe } from "./http/observe";
 import { ApiError, problem, toApiError } from "./http/problem";
@@ -12,6 +15,7 @@ import { gamesRouter } from "./http/routes/games";
 import { paymentsRouter } from "./http/routes/payments";
 import { purchasesRouter } from "./http/routes/purchases";
 import { ticketsRouter } from "./http/routes/tickets";
+import { webhooksRouter } from "./http/routes/webhooks";
 import { healthSchema } from "./http/schemas";
 
 export { TicketSeller } from "./do/ticket-seller";
@@ -28,6 +32,7 @@ const app = new OpenAPIHono<AppEnv>();
 app.use(requestId({ limitLength: 128 }));
 app.use(observe);
 app.use(secureHeaders());
+app.use(d1Session);
 app.use(
   cors({
     // Browsers only from the configured origins; other clients are unaffected.
@@ -38,8 +43,8 @@ app.use(
         ? origin
         : null,
     allowMethods: ["GET", "POST", "PATCH", "DELETE"],
-    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-    exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing"],
+    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", BOOKMARK_HEADER],
+    exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing", BOOKMARK_HEADER],
     maxAge: 600,
   }),
 );
@@ -51,7 +56,8 @@ const routes = app
   .route("/payments", paymentsRouter)
   .route("/checkins", checkinsRouter)
   .route("/entries", entriesRouter)
-  .route("/games", gamesRouter);
+  .route("/games", gamesRouter)
+  .route("/webhooks", webhooksRouter);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -73,6 +79,7 @@ app.doc31("/openapi.json", {
     { name: "payments" },
     { name: "entries" },
     { name: "gate" },
+    { name: "webhooks" },
     { name: "service" },
   ],
 });
@@ -83,4 +90,11 @@ app.notFound((c) => problem(c, new ApiError(404, "not_found", `No route for ${c.
 
 /** For `hc<AppType>()` from hono/client: a client typed end to end. */
 export type AppType = typeof routes;
-export default app;
+export { app };
+
+// HTTP; the events queue's consumer; the cron that sweeps unsent events.
+export default {
+  fetch: app.fetch,
+  queue,
+  scheduled: (_controller, env) => scheduled(env),
+} satisfies ExportedHandler<Env, QueueMessage>;

@@ -120,7 +120,7 @@ describe("roles", () => {
 
 describe("a deployment missing its secrets", () => {
   it("fails closed and says why in the log", async () => {
-    const { default: app } = await import("../src/index");
+    const { app } = await import("../src/index");
     const bare = { ...env, ADMIN_TOKEN: undefined, JWT_SECRET: undefined, JWKS_URL: "" };
     const errors: string[] = [];
     const original = console.error;

@@ -76,7 +76,7 @@ describe("unexpected failures", () => {
   };
 
   it("answer 500 in the problem shape, and leak neither the error nor its stack", async () => {
-    const { default: app } = await import("../src/index");
+    const { app } = await import("../src/index");
     // Configuration that fails in a way no handler expects.
     const broken = {
       split: () => {
@@ -97,7 +97,7 @@ describe("unexpected failures", () => {
   });
 
   it("a failing read model is a 503 that leaks nothing either", async () => {
-    const { default: app } = await import("../src/index");
+    const { app } = await import("../src/index");
     const brokenDb = new Proxy({} as D1Database, {
       get: () => () => {
         throw new Error(secret);

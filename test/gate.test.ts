@@ -160,7 +160,7 @@ describe("POST /checkins", () => {
     expect(keys.keys.map((k) => k.kid)).toEqual(["k2", "k1"]);
     expect((await scan(old, await asGate([ticket.game_id]))).result).toBe("admitted");
     // Once removed from ENTRY_VERIFY_KEYS, its codes are invalid.
-    const { default: app } = await import("../src/index");
+    const { app } = await import("../src/index");
     const res = await app.fetch(
       new Request("http://tickets.test/checkins", {
         method: "POST",

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import app from "../src/index";
+import type { QueueMessage } from "../src/events/types";
+import worker from "../src/index";
 
 // The API exactly as src/index.ts serves it, plus one development-only route
 // that cuts it off from D1 for a while: `npm run outage` runs
@@ -20,12 +21,13 @@ session._wrappedFetch = function (input, init) {
 };
 
 export default {
+  ...worker,
   fetch(request, ...rest) {
     const url = new URL(request.url);
     if (url.pathname === "/__outage" && request.method === "POST") {
       downUntil = Date.now() + Number(url.searchParams.get("ms") ?? 0);
       return Response.json({ down_until: new Date(downUntil).toISOString() });
     }
-    return app.fetch(request, ...rest);
+    return worker.fetch(request, ...rest);
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Env, QueueMessage>;

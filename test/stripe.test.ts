@@ -101,7 +101,7 @@ describe("POST /purchases/{purchase_id}/checkout", () => {
     await expectProblem(await postJson(`/purchases/${hold.id}/checkout`, plain), 400, "validation_error");
     const local = { success_url: "http://localhost:5173/paid", cancel_url: "http://localhost:5173/back" };
     expect((await postJson(`/purchases/${hold.id}/checkout`, local)).status).toBe(200); // ENVIRONMENT=development here
-    const { default: app } = await import("../src/index");
+    const { app } = await import("../src/index");
     const production = await app.fetch(
       new Request(`http://tickets.test/purchases/${hold.id}/checkout`, {
         method: "POST",
@@ -114,7 +114,7 @@ describe("POST /purchases/{purchase_id}/checkout", () => {
   });
 
   it("answers 501 for checkout and webhook when Stripe is not configured", async () => {
-    const { default: app } = await import("../src/index");
+    const { app } = await import("../src/index");
     const bare = { ...env, STRIPE_SECRET_KEY: undefined, STRIPE_WEBHOOK_SECRET: undefined };
     const checkout = await app.fetch(
       new Request("http://tickets.test/purchases/1/checkout", {

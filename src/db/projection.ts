@@ -9,6 +9,9 @@ import { purchases, tickets } from "./schema";
 // after a lost answer, or arriving late, changes nothing. Each function gives
 // D1 statements, for one D1 batch (one transaction).
 
+/** D1, or a session of it: the projection takes the session's bookmark back to the writer. */
+type D1 = D1Database | D1DatabaseSession;
+
 /** `newer`: the projection of changes. `repair`: a resync, which rewrites D1's rows whatever their versions. */
 export type Mode = "newer" | "repair";
 
@@ -17,12 +20,12 @@ export type Mode = "newer" | "repair";
 const newer = (version: SQLiteColumn, mode: Mode) =>
   mode === "newer" ? sql`excluded."version" > ${version}` : sql`true`;
 
-const statement = (d1: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }) => {
+const statement = (d1: D1, query: { toSQL(): { sql: string; params: unknown[] } }) => {
   const { sql: text, params } = query.toSQL();
   return d1.prepare(text).bind(...params);
 };
 
-export function upsertTicket(d1: D1Database, row: ObjectTicket, mode: Mode = "newer"): D1PreparedStatement {
+export function upsertTicket(d1: D1, row: ObjectTicket, mode: Mode = "newer"): D1PreparedStatement {
   const { clock: _, ...values } = row;
   const set: Record<string, SQL> = {};
   for (const column of Object.keys(values)) if (column !== "id") set[column] = sql.raw(`excluded."${column}"`);
@@ -56,7 +59,7 @@ const upsertPurchasesSql = (mode: Mode) =>
  * as one JSON parameter (D1 binds at most 100) and SQLite unpacks them.
  */
 export function upsertPurchases(
-  d1: D1Database,
+  d1: D1,
   ticket: { id: number; game_id: number },
   rows: ObjectPurchase[],
   mode: Mode = "newer",
@@ -66,7 +69,7 @@ export function upsertPurchases(
 }
 
 /** Deletes the ticket's D1 purchases with ids in [from, to] that the object does not have. */
-export function deleteOtherPurchases(d1: D1Database, ticketId: number, from: number, to: number, keep: number[]) {
+export function deleteOtherPurchases(d1: D1, ticketId: number, from: number, to: number, keep: number[]) {
   return statement(
     d1,
     database(d1)
@@ -84,7 +87,7 @@ export function deleteOtherPurchases(d1: D1Database, ticketId: number, from: num
 
 /** Appends the entries' new states to the gate's feed: once per entry and version. */
 export function insertEntryChanges(
-  d1: D1Database,
+  d1: D1,
   ticket: { id: number; game_id: number },
   rows: ObjectEntry[],
 ): D1PreparedStatement[] {

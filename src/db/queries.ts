@@ -1,12 +1,26 @@
 import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { PurchaseStatus } from "../do/schema";
-import { type NewTicketRow, purchaseIdBlocks, purchases, sequences, type TicketRow, tickets } from "./schema";
+import { newId } from "../events/types";
+import {
+  eventOutbox,
+  type NewTicketRow,
+  purchaseIdBlocks,
+  purchases,
+  sequences,
+  type TicketRow,
+  tickets,
+} from "./schema";
 
 // Plain data-access functions over D1: each takes the db and does one thing.
 
-export const database = (d1: D1Database) => drizzle(d1);
+// A D1 session (Sessions API) is a client too: Drizzle's D1 driver uses only prepare() and batch(), which it has.
+export const database = (d1: D1Database | D1DatabaseSession) => drizzle(d1 as D1Database);
 export type Db = ReturnType<typeof database>;
+
+/** The newer of two D1 bookmarks (they sort oldest to newest as text). */
+export const newerBookmark = (a: string | null | undefined, b: string | null | undefined) =>
+  !a ? (b ?? null) : !b ? a : a > b ? a : b;
 
 export interface IdempotencyKey {
   principal: string;
@@ -25,12 +39,18 @@ const keyColumns = (idem?: IdempotencyKey) => ({
   idem_hash: idem?.hash ?? null,
 });
 
+/** Inserts a ticket with its ticket.created event, in one transaction. */
 async function insertTicket(db: Db, values: NewTicket, idem?: IdempotencyKey): Promise<TicketRow> {
   const now = new Date().toISOString();
-  const [row] = await db
-    .insert(tickets)
-    .values({ ...values, ...keyColumns(idem), created_at: now, updated_at: now })
-    .returning();
+  const [[row]] = await db.batch([
+    db
+      .insert(tickets)
+      .values({ ...values, ...keyColumns(idem), created_at: now, updated_at: now })
+      .returning(),
+    db
+      .insert(eventOutbox)
+      .values({ id: newId("evt"), type: "ticket.created", ticket_id: sql`last_insert_rowid()`, created_at: now }),
+  ]);
   return row!;
 }
 

@@ -89,3 +89,61 @@ export const sequences = sqliteTable("sequences", {
 export type TicketRow = typeof tickets.$inferSelect;
 export type NewTicketRow = typeof tickets.$inferInsert;
 export type PurchaseRow = typeof purchases.$inferSelect;
+
+// Webhooks: other systems hear of what happens through signed deliveries.
+
+export const webhooks = sqliteTable("webhooks", {
+  id: integer().primaryKey({ autoIncrement: true }),
+  url: text().notNull(),
+  event_types: text({ mode: "json" }).$type<string[]>().notNull(), // ["*"]: every type
+  enabled: integer({ mode: "boolean" }).notNull().default(true),
+  secret: text().notNull(), // whsec_...: signs the deliveries; shown once, at creation
+  disabled_reason: text(), // "gone": the endpoint answered 410
+  created_at: text().notNull(),
+  updated_at: text().notNull(),
+});
+
+export const DELIVERY_STATUSES = ["pending", "delivered", "retrying", "failed", "dead", "skipped"] as const;
+
+/** One event for one endpoint, and how its attempts went. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text().primaryKey(), // dlv_...
+    webhook_id: integer().notNull(),
+    event_id: text().notNull(),
+    event_type: text().notNull(),
+    status: text({ enum: DELIVERY_STATUSES }).notNull().default("pending"),
+    attempts: integer().notNull().default(0),
+    response_code: integer(),
+    duration_ms: integer(),
+    error: text(),
+    next_retry_at: text(),
+    created_at: text().notNull(),
+    updated_at: text().notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_idx").on(t.webhook_id, t.event_id),
+    index("webhook_deliveries_recent_idx").on(t.webhook_id, t.created_at),
+  ],
+);
+
+/** Events that some endpoint wants, kept for their deliveries (and a manual retry) for 30 days. */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text().primaryKey(), // evt_...
+    type: text().notNull(),
+    created_at: text().notNull(),
+    data: text().notNull(), // the event's body, exactly as signed and sent
+  },
+  (t) => [index("webhook_events_created_idx").on(t.created_at)],
+);
+
+/** Events of changes made in D1 itself (a ticket's creation), written in the same batch, until sent. */
+export const eventOutbox = sqliteTable("event_outbox", {
+  id: text().primaryKey(), // evt_...
+  type: text().notNull(),
+  ticket_id: integer().notNull(),
+  created_at: text().notNull(),
+});

@@ -1,4 +1,6 @@
 import { and, eq, max, sql } from "drizzle-orm";
+import type { EventDraft } from "../events/types";
+import { entryEvent, purchaseEvent } from "./events";
 import type { Actor, Rejection } from "./rules";
 import { type EntryRow, entries, type PurchaseRow, scans, type TicketRow } from "./schema";
 import { addUnits, change, type Entity, type Store, updatePurchase } from "./store";
@@ -83,7 +85,14 @@ export const findScan = (db: Store, scanner: string, nonce: string) =>
  * and the person is already in; a second such admission of one entry is
  * recorded as a conflict.
  */
-export function decideScan(db: Store, p: PurchaseRow | undefined, scan: Scan, now: string, offline: boolean) {
+export function decideScan(
+  db: Store,
+  t: TicketRow,
+  p: PurchaseRow | undefined,
+  scan: Scan,
+  now: string,
+  offline: boolean,
+) {
   const e = findEntry(db, scan.entryId);
   const rejected = (reason: ScanReason, extra: Partial<ScanAnswer> = {}): ScanAnswer => ({
     result: "rejected",
@@ -107,6 +116,7 @@ export function decideScan(db: Store, p: PurchaseRow | undefined, scan: Scan, no
 
   return change(db, (version) => {
     const changed: [Entity, number][] = [];
+    const events: EventDraft[] = [];
     if (answer.result === "admitted") {
       answer.entry = db
         .update(entries)
@@ -121,6 +131,7 @@ export function decideScan(db: Store, p: PurchaseRow | undefined, scan: Scan, no
         .returning()
         .get()!;
       changed.push(["entry", scan.entryId]);
+      events.push(entryEvent("entry.checked_in", t, answer.entry, p!.user_id));
     }
     db.insert(scans)
       .values({
@@ -131,21 +142,25 @@ export function decideScan(db: Store, p: PurchaseRow | undefined, scan: Scan, no
         at: now,
       })
       .run();
-    return { result: answer, changed };
+    return { result: answer, changed, events };
   });
 }
 
 /** Undoes a check-in (a mistaken scan): the entry is valid again. */
-export function undoCheckIn(db: Store, e: EntryRow, now: string): EntryRow {
-  return change(db, (version) => ({
-    result: db
+export function undoCheckIn(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string): EntryRow {
+  return change(db, (version) => {
+    const entry = db
       .update(entries)
       .set({ status: "valid", checked_in_at: null, checked_in_gate: null, updated_at: now, version })
       .where(eq(entries.id, e.id))
       .returning()
-      .get()!,
-    changed: [["entry", e.id]],
-  }));
+      .get()!;
+    return {
+      result: entry,
+      changed: [["entry", e.id]],
+      events: [entryEvent("entry.check_in_undone", t, entry, p.user_id)],
+    };
+  });
 }
 
 /** Why `actor` cannot change entry `e` of purchase `p` (cancel it or reissue its code), or null. */
@@ -184,12 +199,16 @@ export function cancelEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow
         ["purchase", p.id],
         ["entry", e.id],
       ],
+      events: [
+        entryEvent("entry.cancelled", t, entry, p.user_id),
+        ...(allGone ? [purchaseEvent("purchase.cancelled", t, purchase)] : []),
+      ],
     };
   });
 }
 
 /** A new code for an entry (a lost phone, a friend): the old entry is revoked, a new one takes its place. */
-export function reissueEntry(db: Store, e: EntryRow, now: string): EntryRow {
+export function reissueEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string): EntryRow {
   return change(db, (version) => {
     const last = db
       .select({ id: max(entries.id) })
@@ -203,6 +222,10 @@ export function reissueEntry(db: Store, e: EntryRow, now: string): EntryRow {
       .values({ id: last + 1, purchase_id: e.purchase_id, created_at: now, updated_at: now, version })
       .returning()
       .get();
-    return { result: fresh, changed: [["entry", e.id]] }; // the new entry is valid: scanners need not hear of it
+    return {
+      result: fresh,
+      changed: [["entry", e.id]], // the new entry is valid: scanners need not hear of it
+      events: [entryEvent("entry.reissued", t, fresh, p.user_id, { replaces: e.id })],
+    };
   });
 }

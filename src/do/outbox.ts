@@ -1,4 +1,5 @@
 import { deleteOtherPurchases, insertEntryChanges, upsertPurchases, upsertTicket } from "../db/projection";
+import { newerBookmark } from "../db/queries";
 import { Backoff, logError, withTimeout } from "./backoff";
 import * as store from "./store";
 
@@ -18,6 +19,7 @@ export class Outbox {
   #projected: number;
   #waiters: { version: number; resolve: () => void }[] = [];
   #running: Promise<unknown> | undefined; // the flush or resync under way: one at a time
+  #bookmark: string | null = null;
 
   constructor(
     private readonly db: store.Store,
@@ -25,6 +27,11 @@ export class Outbox {
     private readonly onFailure: (retryAt: number) => Promise<void>,
   ) {
     this.#projected = store.projectedVersion(db);
+  }
+
+  /** D1's bookmark after the latest projection: a read at least this fresh sees every projected change. */
+  get bookmark(): string | null {
+    return this.#bookmark;
   }
 
   /** Every change up to this version is in D1. */
@@ -76,12 +83,13 @@ export class Outbox {
       if (entries.length === 0) return;
       const rows = store.rowsOf(this.db, entries);
       const { ticket } = rows;
+      const session = this.d1.withSession("first-primary");
       try {
         await withTimeout(
-          this.d1.batch([
-            upsertTicket(this.d1, ticket),
-            ...upsertPurchases(this.d1, ticket, rows.purchases),
-            ...insertEntryChanges(this.d1, ticket, rows.entries),
+          session.batch([
+            upsertTicket(session, ticket),
+            ...upsertPurchases(session, ticket, rows.purchases),
+            ...insertEntryChanges(session, ticket, rows.entries),
           ]),
         );
       } catch (err) {
@@ -91,6 +99,7 @@ export class Outbox {
         return;
       }
       this.backoff.succeeded();
+      this.#bookmark = newerBookmark(this.#bookmark, session.getBookmark());
       store.markProjected(this.db, entries, ticket.clock);
       const before = this.#projected;
       this.#projected = store.projectedVersion(this.db);

@@ -1,7 +1,9 @@
 import { getTableColumns } from "drizzle-orm";
 import type { IdempotencyKey } from "../db/queries";
+import type { EventDraft } from "../events/types";
 import { cancelEntriesOf, createEntries } from "./entries";
-import type { TicketPatch } from "./rules";
+import { purchaseEvent, soldOut, ticketEvent } from "./events";
+import { available, type TicketPatch } from "./rules";
 import { type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
 import {
   addUnits,
@@ -59,7 +61,8 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
         idem_key: sale.idempotency?.key ?? null,
         idem_hash: sale.idempotency?.hash ?? null,
       });
-      addUnits(db, sale.hold ? { held: sale.quantity } : { sold: sale.quantity }, now, version);
+      const units = sale.hold ? { held: sale.quantity } : { sold: sale.quantity };
+      addUnits(db, units, now, version);
       return {
         result: { purchase, idsLeft: taken.left },
         changed: [
@@ -67,6 +70,7 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
           ["purchase", taken.id],
           ...(sale.hold ? [] : createEntries(db, purchase, now, version)),
         ],
+        events: [purchaseEvent(sale.hold ? "purchase.held" : "purchase.confirmed", t, purchase), ...soldOut(t, units)],
       };
     });
   } catch (err) {
@@ -85,6 +89,7 @@ export function expireHolds(db: Store, t: TicketRow, now: string): PurchaseRow[]
     return {
       result: expired,
       changed: [["ticket", t.id], ...expired.map((p): [Entity, number] => ["purchase", p.id])],
+      events: expired.map((p) => purchaseEvent("purchase.expired", t, p)),
     };
   });
 }
@@ -111,7 +116,10 @@ export function confirmPurchase(
     units,
     paymentIntent ? { ...fields, payment_intent: paymentIntent } : fields,
     eventId,
-    (row, version) => createEntries(db, row, now, version),
+    (row, version) => ({
+      entries: createEntries(db, row, now, version),
+      events: [purchaseEvent("purchase.confirmed", t, row), ...soldOut(t, units)],
+    }),
   );
 }
 
@@ -122,9 +130,10 @@ export function confirmPurchase(
  */
 export function cancelPurchase(db: Store, t: TicketRow, p: PurchaseRow, now: string, eventId?: string) {
   const units = p.status === "held" ? { held: -p.quantity } : { sold: -(p.quantity - p.returned) };
-  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId, (row, version) =>
-    cancelEntriesOf(db, row, now, version),
-  );
+  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId, (row, version) => ({
+    entries: cancelEntriesOf(db, row, now, version),
+    events: [purchaseEvent("purchase.cancelled", t, row)],
+  }));
 }
 
 /** Changes a purchase and moves its units, as one change of the ticket. */
@@ -135,38 +144,48 @@ function transition(
   now: string,
   units: { sold?: number; held?: number },
   fields: Partial<PurchaseRow>,
-  eventId?: string,
-  entriesFollow?: (row: PurchaseRow, version: number) => [Entity, number][],
+  eventId: string | undefined,
+  follow: (row: PurchaseRow, version: number) => { entries: [Entity, number][]; events: EventDraft[] },
 ): PurchaseRow {
   return change(db, (version) => {
     const row = updatePurchase(db, p.id, { ...fields, version });
     addUnits(db, units, now, version);
     if (eventId) markEventHandled(db, eventId, now);
+    const { entries, events } = follow(row, version);
+    return { result: row, changed: [["ticket", t.id], ["purchase", p.id], ...entries], events };
+  });
+}
+
+/** Changes a purchase without moving units (payment details, a refund: `refunded` names the event). */
+export function amendPurchase(
+  db: Store,
+  t: TicketRow,
+  p: PurchaseRow,
+  fields: Partial<PurchaseRow>,
+  refunded = false,
+): PurchaseRow {
+  return change(db, (version) => {
+    const row = updatePurchase(db, p.id, { ...fields, version });
     return {
       result: row,
-      changed: [["ticket", t.id], ["purchase", p.id], ...(entriesFollow?.(row, version) ?? [])],
+      changed: [["purchase", p.id]],
+      events: refunded ? [purchaseEvent("purchase.refunded", t, row)] : [],
     };
   });
 }
 
-/** Changes a purchase without moving units (payment details, a refund). */
-export function amendPurchase(db: Store, p: PurchaseRow, fields: Partial<PurchaseRow>): PurchaseRow {
-  return change(db, (version) => ({
-    result: updatePurchase(db, p.id, { ...fields, version }),
-    changed: [["purchase", p.id]],
-  }));
-}
-
 /** Applies an admin's change to the ticket's fields. */
 export function applyPatch(db: Store, t: TicketRow, patch: TicketPatch, now: string): TicketRow {
-  return change(db, (version) => ({
-    result: db
+  return change(db, (version) => {
+    const row = db
       .update(ticket)
       .set({ ...patch, updated_at: now, version, clock: version })
       .returning()
-      .get()!,
-    changed: [["ticket", t.id]],
-  }));
+      .get()!;
+    // A smaller stock can take the last free units too.
+    const soldOutNow = available(t) > 0 && available(row) <= 0 ? [ticketEvent("ticket.sold_out", row)] : [];
+    return { result: row, changed: [["ticket", t.id]], events: [ticketEvent("ticket.updated", row), ...soldOutNow] };
+  });
 }
 
 const pick = <T extends object>(row: Record<string, unknown>, columns: T) =>

@@ -162,6 +162,18 @@ export const scans = sqliteTable(
   (t) => [primaryKey({ columns: [t.scanner, t.nonce] })],
 );
 
+/**
+ * Events for other systems (webhooks), written in the transaction of the
+ * change they describe, and kept until the queue has them.
+ */
+export const events = sqliteTable("events", {
+  seq: integer().primaryKey({ autoIncrement: true }),
+  id: text().notNull().unique(), // evt_...
+  type: text().notNull(),
+  created_at: text().notNull(),
+  data: text().notNull(), // JSON: the object as of the change
+});
+
 /** Payment events already handled (Stripe's event ids): each is acted on once. */
 export const paymentEvents = sqliteTable("payment_events", { id: text().primaryKey(), handled_at: text().notNull() });
 
@@ -180,3 +192,4 @@ export type TicketRow = typeof ticket.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type EntryRow = typeof entries.$inferSelect;
+export type EventRow = typeof events.$inferSelect;

@@ -1,10 +1,13 @@
 import { and, asc, eq, gt, inArray, lte, min, sql, sum } from "drizzle-orm";
 import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
+import { type EventDraft, newId } from "../events/types";
 import migrations from "./migrations/migrations.js";
 import { COUNTED } from "./rules";
 import {
+  type EventRow,
   entries,
+  events,
   idBlocks,
   type OutboxRow,
   outbox,
@@ -172,12 +175,23 @@ const clocks = new WeakMap<Store, number>();
  * ticket row records the version there itself (as `clock`, in the same
  * statement); for any other, it is recorded here.
  */
-export function change<T>(db: Store, write: (version: number) => { result: T; changed: [Entity, number][] }): T {
+export function change<T>(
+  db: Store,
+  write: (version: number) => { result: T; changed: [Entity, number][]; events?: EventDraft[] },
+): T {
   const version = (clocks.get(db) ?? readTicket(db)!.clock) + 1;
   const result = db.transaction(() => {
-    const { result, changed } = write(version);
+    const { result, changed, events: drafts = [] } = write(version);
     if (!changed.some(([entity]) => entity === "ticket")) q(db).setClock.run({ version });
     q(db).mark.run({ rows: JSON.stringify(changed), version });
+    if (drafts.length > 0) {
+      const now = new Date().toISOString();
+      for (const d of drafts) {
+        db.insert(events)
+          .values({ id: newId("evt"), type: d.type, created_at: now, data: JSON.stringify(d.data) })
+          .run();
+      }
+    }
     return result;
   });
   clocks.set(db, version); // committed
@@ -276,3 +290,15 @@ export function projectedVersion(db: Store): number {
 /** A page of the object's purchases by id, for a full re-projection. */
 export const purchasesAfter = (db: Store, afterId: number, limit: number): PurchaseRow[] =>
   db.select().from(purchases).where(gt(purchases.id, afterId)).orderBy(asc(purchases.id)).limit(limit).all();
+
+export const hasPendingEvents = (db: Store): boolean => pendingEvents(db, 1).length > 0;
+
+/** Events not yet handed to the queue, oldest first. */
+export const pendingEvents = (db: Store, limit: number): EventRow[] =>
+  db.select().from(events).orderBy(asc(events.seq)).limit(limit).all();
+
+export function forgetEvents(db: Store, seqs: number[]): void {
+  db.delete(events)
+    .where(sql`${events.seq} IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`)
+    .run();
+}

@@ -26,6 +26,7 @@ import {
   type ScanAnswer,
   undoCheckIn,
 } from "./entries";
+import { Publisher } from "./events";
 import { IdReserve } from "./ids";
 import { Outbox } from "./outbox";
 import {
@@ -86,6 +87,11 @@ export type CheckoutOutcome = { ok: true; session: CheckoutSession } | Rejection
 export type PaymentOutcome = { ok: true; result: "confirmed" | "cancelled" | "refunded" | "ignored" } | Rejection;
 type Decision = { result: "confirmed" | "cancelled" | "refunded" | "ignored"; p?: PurchaseRow; refund?: true };
 
+/** Every answer of a call on a ticket carries D1's bookmark after the object's latest projection. */
+export interface Bookmarked {
+  bookmark?: string;
+}
+
 /** At most this many calls wait inside one object; past it, new ones are refused at once. */
 export const MAX_IN_FLIGHT = 1_000;
 /** With changes pending, an alarm at most this far ahead projects them even if nothing else calls (after a crash). */
@@ -113,6 +119,7 @@ export class TicketSeller extends DurableObject<Env> {
   #db!: store.Store;
   #d1 = database(this.env.DB);
   #outbox!: Outbox;
+  #events!: Publisher;
   #ids!: IdReserve;
   #alarmAt: number | null = null;
   #nextExpiry: string | null = null; // the earliest live hold's end, or earlier: never later
@@ -127,11 +134,13 @@ export class TicketSeller extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       this.#db = store.openStore(ctx.storage);
       this.#outbox = new Outbox(this.#db, this.env.DB, (at) => this.#armAlarm(at));
+      this.#events = new Publisher(this.#db, this.env.EVENTS, (at) => this.#armAlarm(at));
       this.#ids = new IdReserve(this.#db, this.#d1);
       this.#alarmAt = await ctx.storage.getAlarm();
       this.#nextExpiry = store.nextExpiry(this.#db);
       // Changes a crash left unprojected go out now, not only at the alarm.
       if (store.hasPendingChanges(this.#db)) void this.#outbox.flush();
+      if (store.hasPendingEvents(this.#db)) void this.#events.flush();
     });
   }
 
@@ -161,7 +170,7 @@ export class TicketSeller extends DurableObject<Env> {
    * are taken in the order they were made.
    */
   async scan(ticketId: number, batch: Scan[], offline: boolean): Promise<ScanOutcome> {
-    return this.#withTicket(ticketId, async (_t, now) => {
+    return this.#withTicket(ticketId, async (t, now) => {
       const ordered = offline
         ? [...batch].sort((a, b) => (a.scannedAt ?? now).localeCompare(b.scannedAt ?? now))
         : batch;
@@ -173,7 +182,7 @@ export class TicketSeller extends DurableObject<Env> {
           continue;
         }
         const p = store.findPurchase(this.#db, purchaseOfEntry(scan.entryId));
-        answers.set(scan, decideScan(this.#db, p, scan, now, offline));
+        answers.set(scan, decideScan(this.#db, t, p, scan, now, offline));
       }
       const versions = [...answers.values()].map((a) => a.entry?.version ?? 0);
       await this.#written(Math.max(0, ...versions));
@@ -187,9 +196,10 @@ export class TicketSeller extends DurableObject<Env> {
       const e = findEntry(this.#db, entryId);
       if (!e) return { ok: false, code: "entry_not_found" } as const;
       if (e.status !== "checked_in") return { ok: false, code: "invalid_entry_state", status: e.status } as const;
-      const entry = undoCheckIn(this.#db, e, now);
+      const p = store.findPurchase(this.#db, e.purchase_id)!;
+      const entry = undoCheckIn(this.#db, t, p, e, now);
       await this.#written(entry.version);
-      return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: this.#ownerOf(entry) };
+      return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
     });
   }
 
@@ -215,7 +225,7 @@ export class TicketSeller extends DurableObject<Env> {
       if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
       const refused = entryRefusal(p, e, actor);
       if (refused) return refused;
-      const entry = reissueEntry(this.#db, e, now);
+      const entry = reissueEntry(this.#db, t, p, e, now);
       await this.#written(entry.version);
       return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
     });
@@ -290,7 +300,7 @@ export class TicketSeller extends DurableObject<Env> {
       // A new attempt: the session ends with the hold, at least 31 minutes from now, in whole seconds.
       const least = Date.parse(secondsAfter(now, CHECKOUT_MINUTES * 60));
       const ends = new Date(Math.ceil(Math.max(least, Date.parse(p.expires_at!)) / 1000) * 1000).toISOString();
-      const amended = amendPurchase(this.#db, p, {
+      const amended = amendPurchase(this.#db, t, p, {
         checkout_params: JSON.stringify(urls),
         checkout_expires_at: ends,
         expires_at: ends,
@@ -320,7 +330,7 @@ export class TicketSeller extends DurableObject<Env> {
       // Stripe answered: this attempt is over, the next one asks afresh. No answer: the next one asks the same.
       const current = store.findPurchase(this.#db, p.id);
       if (err instanceof StripeError && current?.checkout_expires_at === p.checkout_expires_at) {
-        amendPurchase(this.#db, current!, { checkout_params: null });
+        amendPurchase(this.#db, t, current!, { checkout_params: null });
         await this.#armPending();
       }
       return { ok: false, code: "payment_provider", reason: String(err) };
@@ -331,7 +341,7 @@ export class TicketSeller extends DurableObject<Env> {
       void expireCheckoutSession(secretKey, session.id).catch(() => {});
       return { ok: false, code: "invalid_state", status: now.status };
     }
-    const recorded = amendPurchase(this.#db, now, { checkout_session_id: session.id, checkout_url: session.url });
+    const recorded = amendPurchase(this.#db, t, now, { checkout_session_id: session.id, checkout_url: session.url });
     await this.#written(recorded.version);
     return { ok: true, session: sessionOf(recorded) };
   }
@@ -412,17 +422,16 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t) => t);
   }
 
-  /** Ends due holds (at least once: ending is idempotent), projects, and re-arms for what comes next. */
+  /** Ends due holds (at least once: ending is idempotent), projects, publishes, and re-arms for what comes next. */
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     if (this.#adopted || store.readTicket(this.#db)) this.#expireDue();
-    await this.#outbox.flush(true);
+    await Promise.all([this.#outbox.flush(true), this.#events.flush(true)]);
     const next: number[] = [];
     if (this.#nextExpiry) next.push(Date.parse(this.#nextExpiry));
-    if (store.hasPendingChanges(this.#db)) {
-      const backoff = this.#outbox.backoff;
-      next.push(backoff.waiting ? backoff.retryAt : Date.now() + PENDING_ALARM_MS);
-    }
+    const retry = (backoff: Backoff) => (backoff.waiting ? backoff.retryAt : Date.now() + PENDING_ALARM_MS);
+    if (store.hasPendingChanges(this.#db)) next.push(retry(this.#outbox.backoff));
+    if (store.hasPendingEvents(this.#db)) next.push(retry(this.#events.backoff));
     if (next.length > 0) await this.#armAlarm(Math.min(...next));
   }
 
@@ -469,7 +478,10 @@ export class TicketSeller extends DurableObject<Env> {
       const missing = await this.#owned(ticketId, deadline);
       if (missing) return missing;
       this.#expireDue();
-      return work(store.readTicket(this.#db)!, new Date().toISOString());
+      const outcome = await work(store.readTicket(this.#db)!, new Date().toISOString());
+      const bookmark = this.#outbox.bookmark;
+      if (bookmark && (outcome as { ok?: boolean }).ok === true) Object.assign(outcome as object, { bookmark });
+      return outcome;
     });
   }
 
@@ -530,10 +542,6 @@ export class TicketSeller extends DurableObject<Env> {
     return null;
   }
 
-  #ownerOf(e: EntryRow): number {
-    return store.findPurchase(this.#db, e.purchase_id)!.user_id;
-  }
-
   /** Ends every hold whose time is up, in one transaction, before anything else looks at the ticket. */
   #expireDue(): void {
     const now = new Date().toISOString();
@@ -582,13 +590,14 @@ export class TicketSeller extends DurableObject<Env> {
         reason: "the refund could not be confirmed; it is asked for again when Stripe delivers the event again",
       };
     }
-    const recorded = await this.#withTicket(ticketId, async (_t, now) => {
+    const recorded = await this.#withTicket(ticketId, async (t, now) => {
       const current = store.findPurchase(this.#db, p.id)!;
-      const row = amendPurchase(this.#db, current, {
+      const fields = {
         refund_id: refundId,
         payment_intent: current.payment_intent ?? intent,
         ...(current.status === "confirmed" ? {} : { status: "refunded" as const }),
-      });
+      };
+      const row = amendPurchase(this.#db, t, current, fields, true);
       store.markEventHandled(this.#db, event.id, now);
       return { ok: true, row } as const;
     });
@@ -607,8 +616,12 @@ export class TicketSeller extends DurableObject<Env> {
     );
   }
 
-  /** After a change: make sure an alarm will project it even if this instance dies, then wait for the flush. */
+  /**
+   * After a change: its events go to the queue (not awaited); make sure an
+   * alarm will project it even if this instance dies, then wait for the flush.
+   */
   async #written(version: number): Promise<void> {
+    void this.#events.flush();
     if (version <= this.#outbox.projected) return;
     await this.#armPending();
     await this.#outbox.settled(version);

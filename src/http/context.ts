@@ -7,5 +7,7 @@ export interface AppEnv {
     principal: Principal;
     requestId: string;
     ticketId?: number; // for the request log
+    d1: { session: D1DatabaseSession; given: string | undefined }; // this request's D1 session (d1-session.ts)
+    bookmark?: string; // of the projection that carried a ticket object's write
   };
 }

@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { DELIVERY_STATUSES } from "../db/schema";
 import { ENTRY_STATUSES, PURCHASE_STATUSES } from "../do/schema";
+import { EVENT_TYPES } from "../events/types";
 import { PROBLEM_CODES } from "./problem";
 
 // Request and response schemas: they validate requests and, through
@@ -370,3 +372,98 @@ export const gateSyncSchema = z
     more: z.boolean().openapi({ description: "More changes wait: ask again at once" }),
   })
   .openapi("GateSync");
+
+// Webhooks.
+
+export const webhookIdParam = z.object({ webhook_id: pathId("webhook_id") });
+export const deliveryIdParam = webhookIdParam.extend({
+  delivery_id: z
+    .string()
+    .regex(/^dlv_[0-9a-f]{32}$/, "must be a delivery id (dlv_...)")
+    .openapi({ param: { name: "delivery_id", in: "path" }, example: "dlv_3b1f0c9e2a7d4c5e8f6a1b2c3d4e5f60" }),
+});
+
+const eventTypes = z
+  .array(z.enum([...EVENT_TYPES, "*"]))
+  .min(1)
+  .max(EVENT_TYPES.length)
+  .refine((types) => new Set(types).size === types.length, "must not repeat a type")
+  .openapi({ description: 'The events to deliver; ["*"]: all of them, including types added later.' });
+
+const webhookFields = {
+  url: z
+    .string()
+    .max(2048)
+    .openapi({ description: "https only (http://localhost too in development); not a private address" }),
+  event_types: eventTypes,
+  enabled: z.boolean(),
+};
+
+export const webhookCreateSchema = z
+  .strictObject({
+    ...webhookFields,
+    event_types: eventTypes.default(["*"]),
+    enabled: webhookFields.enabled.default(true),
+  })
+  .openapi("WebhookCreate", {
+    example: {
+      url: "https://crm.club.example/hooks/tickets",
+      event_types: ["purchase.confirmed", "purchase.refunded"],
+    },
+  });
+
+export const webhookPatchSchema = z
+  .strictObject(webhookFields)
+  .partial()
+  .openapi("WebhookPatch", {
+    description: "The fields to change; enabling clears disabled_reason.",
+    example: { enabled: true },
+  });
+
+export const webhookSchema = z
+  .object({
+    id,
+    url: z.string(),
+    event_types: z.array(z.string()),
+    enabled: z.boolean(),
+    disabled_reason: z.string().nullable().openapi({ description: "Why it was disabled by the API (a 410 answer)" }),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi("Webhook");
+
+export const webhookCreatedSchema = webhookSchema
+  .extend({
+    secret: z.string().openapi({
+      description: "Signs every delivery (Standard Webhooks). Shown only in this answer: keep it.",
+      example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }),
+  })
+  .openapi("WebhookCreated");
+
+export const deliverySchema = z
+  .object({
+    id: z.string(),
+    event_id: z.string().openapi({ description: "The event, sent as webhook-id: the same for every attempt" }),
+    event_type: z.string(),
+    status: z.enum(DELIVERY_STATUSES).openapi({
+      description:
+        "pending: queued; delivered: a 2xx answer; retrying: failed, tried again at next_retry_at; failed: refused " +
+        "for good (410) or out of retries; dead: in the dead-letter queue; skipped: the endpoint was disabled",
+    }),
+    attempts: z.int(),
+    response_code: z.int().nullable(),
+    duration_ms: z.int().nullable(),
+    error: z.string().nullable(),
+    next_retry_at: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi("WebhookDelivery");
+
+export const deliveriesQuery = z.object({
+  limit: digits(1, 100)
+    .optional()
+    .transform((v) => v ?? 50)
+    .openapi({ param: { name: "limit", in: "query" }, type: "integer", example: 50 }),
+});

@@ -1,5 +1,8 @@
-import type { Rejection, TicketSeller } from "../do/ticket-seller";
+import type { Context } from "hono";
+import { newerBookmark } from "../db/queries";
+import type { Bookmarked, Rejection, TicketSeller } from "../do/ticket-seller";
 import { forbidden } from "./auth";
+import type { AppEnv } from "./context";
 import { keyReused } from "./idempotency";
 import { ApiError, invalid, notFound, outcomeUnknown, overloaded, unavailable } from "./problem";
 
@@ -11,13 +14,17 @@ import { ApiError, invalid, notFound, outcomeUnknown, overloaded, unavailable } 
  * says so. Only the runtime's own overload refusal means nothing ran.
  */
 export async function onTicket<T>(
-  env: Env,
+  c: Context<AppEnv>,
   ticketId: number,
   call: (ticket: DurableObjectStub<TicketSeller>) => Promise<T>,
   retry: string,
 ): Promise<T> {
   try {
-    return await call(env.TICKET_SELLER.getByName(String(ticketId)));
+    const outcome = await call(c.env.TICKET_SELLER.getByName(String(ticketId)));
+    // The answer's X-D1-Bookmark covers the projection of what the object did.
+    const { bookmark } = outcome as Bookmarked;
+    if (bookmark) c.set("bookmark", newerBookmark(c.get("bookmark"), bookmark) ?? undefined);
+    return outcome;
   } catch (err) {
     console.error(
       JSON.stringify({ level: "error", message: "ticket object call failed", ticket_id: ticketId, error: String(err) }),

@@ -3,10 +3,10 @@ import type { Context } from "hono";
 import type { EntryOutcome, Scan, ScanAnswer, ScanOutcome } from "../../do/ticket-seller";
 import { type EntryClaims, verifyCode } from "../../gate/codes";
 import { entryKeys } from "../../gate/keys";
+import { toEntry, toScannedEntry } from "../../present";
 import { auth } from "../auth";
 import type { AppEnv } from "../context";
 import { bearer, json, openApiRouter, problems } from "../openapi";
-import { toEntry, toScannedEntry } from "../present";
 import { invalid } from "../problem";
 import { ticketOfEntry } from "../read-model";
 import {
@@ -95,7 +95,7 @@ async function verified(c: Context<AppEnv>, code: string): Promise<Verified> {
 
 /** The scans of one ticket, decided by its object. */
 async function scanAt(c: Context<AppEnv>, ticketId: number, scans: Scan[], offline: boolean) {
-  const outcome = await onTicket<ScanOutcome>(c.env, ticketId, (t) => t.scan(ticketId, scans, offline), SCAN_RETRY);
+  const outcome = await onTicket<ScanOutcome>(c, ticketId, (t) => t.scan(ticketId, scans, offline), SCAN_RETRY);
   if (!outcome.ok) throw rejectionError(outcome);
   return outcome.answers;
 }
@@ -176,7 +176,7 @@ export const checkinsRouter = openApiRouter()
     const { entry_id } = c.req.valid("param");
     const ticketId = await ticketOfEntry(c, entry_id);
     const outcome = await onTicket<EntryOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.undoCheckIn(ticketId, entry_id),
       "Undoing again is safe.",

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { EntryOutcome } from "../../do/ticket-seller";
+import { toEntry } from "../../present";
 import { auth } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
-import { toEntry } from "../present";
 import { ticketOfEntry } from "../read-model";
 import { entryIdParam, entrySchema } from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
@@ -50,7 +50,7 @@ export const entriesRouter = openApiRouter()
     const ticketId = await ticketOfEntry(c, entry_id);
     const actor = actorOf(c.get("principal"));
     const outcome = await onTicket<EntryOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.cancelEntry(ticketId, entry_id, actor),
       "Cancelling again answers the cancelled entry.",
@@ -63,7 +63,7 @@ export const entriesRouter = openApiRouter()
     const ticketId = await ticketOfEntry(c, entry_id);
     const actor = actorOf(c.get("principal"));
     const outcome = await onTicket<EntryOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.reissueEntry(ticketId, entry_id, actor),
       "If the old code is now revoked, its new entry is on the purchase (GET /purchases/{id}).",

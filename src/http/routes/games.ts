@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { and, asc, eq, gt } from "drizzle-orm";
-import { database } from "../../db/queries";
 import { entryChanges } from "../../db/schema";
 import { entryKeys } from "../../gate/keys";
 import { auth, forbidden } from "../auth";
@@ -54,8 +53,7 @@ export const gamesRouter = openApiRouter()
     if (principal.role !== "gate" || !principal.games.includes(game_id)) {
       throw forbidden("This gate token does not scan this game.");
     }
-    const db = database(c.env.DB);
-    const rows = await read(
+    const rows = await read(c, (db) =>
       db
         .select()
         .from(entryChanges)

@@ -73,7 +73,7 @@ export const paymentsRouter = openApiRouter().openapi(webhook, async (c) => {
   if (!event) return c.json({ received: true as const, result: "ignored" as const }, 200);
   c.set("ticketId", event.ticketId);
   const outcome = await onTicket<PaymentOutcome>(
-    c.env,
+    c,
     event.ticketId,
     (t) => t.paymentEvent(event.ticketId, event),
     "Stripe retries the event; it is acted on once.",

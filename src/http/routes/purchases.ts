@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Actor, CheckoutOutcome, EntriesOutcome, PurchaseOutcome } from "../../do/ticket-seller";
+import { toEntry, toPurchase } from "../../present";
 import { assertActsFor, auth, forbidden, type Principal } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
-import { toEntry, toPurchase } from "../present";
 import { ApiError, invalid } from "../problem";
 import { ticketOfPurchase } from "../read-model";
 import {
@@ -117,7 +117,7 @@ export const purchasesRouter = openApiRouter()
     const { purchase_id } = c.req.valid("param");
     const ticketId = await ticketOfPurchase(c, purchase_id);
     const outcome = await onTicket<EntriesOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.purchase(ticketId, purchase_id),
       "Reading is safe to retry.",
@@ -132,7 +132,7 @@ export const purchasesRouter = openApiRouter()
     const { purchase_id } = c.req.valid("param");
     const ticketId = await ticketOfPurchase(c, purchase_id);
     const outcome = await onTicket<PurchaseOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.confirm(ticketId, purchase_id),
       SAFE_TO_RETRY,
@@ -145,7 +145,7 @@ export const purchasesRouter = openApiRouter()
     const ticketId = await ticketOfPurchase(c, purchase_id);
     const actor = actorOf(c.get("principal"));
     const outcome = await onTicket<PurchaseOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.cancel(ticketId, purchase_id, actor),
       SAFE_TO_RETRY,
@@ -167,7 +167,7 @@ export const purchasesRouter = openApiRouter()
     const ticketId = await ticketOfPurchase(c, purchase_id);
     const actor = actorOf(c.get("principal"));
     const outcome = await onTicket<CheckoutOutcome>(
-      c.env,
+      c,
       ticketId,
       (t) => t.checkout(ticketId, purchase_id, actor, urls),
       "Retrying is safe: it returns the same session if one was made.",

@@ -1,15 +1,17 @@
+import { waitUntil } from "cloudflare:workers";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { etag } from "hono/etag";
 import * as q from "../../db/queries";
 import { ticketProblems } from "../../do/rules";
 import type { PurchaseOutcome, ResyncOutcome, UpdateOutcome } from "../../do/ticket-seller";
+import { sendCreations } from "../../events/consumer";
+import { toPurchase, toTicket } from "../../present";
 import { assertActsFor, auth } from "../auth";
 import { cacheFor } from "../cache";
 import type { AppEnv } from "../context";
 import { idempotencyKey, keyReused } from "../idempotency";
 import { bearer, json, openApiRouter, problems, RETRY_WITH_KEY } from "../openapi";
-import { toPurchase, toTicket } from "../present";
 import { notFound, outcomeUnknown } from "../problem";
 import { read } from "../read-model";
 import {
@@ -209,7 +211,7 @@ async function order(c: Context<AppEnv>, body: z.infer<typeof buySchema>, kind: 
     deadline: Date.now() + ORDER_DEADLINE_MS,
   };
   const outcome = await onTicket<PurchaseOutcome>(
-    c.env,
+    c,
     body.ticket_id,
     (t) => (kind === "hold" ? t.hold(body.ticket_id, request) : t.buy(body.ticket_id, request)),
     "Retry with the same Idempotency-Key: it answers the purchase if there was one.",
@@ -227,7 +229,7 @@ export const ticketsRouter = openApiRouter()
     let row: Awaited<ReturnType<typeof q.createTicketOnce>>;
     try {
       row = await q.createTicketOnce(
-        q.database(c.env.DB),
+        q.database(c.get("d1").session), // its bookmark goes back with the answer
         { ...rest, price_minor: Math.round(price * 100) },
         await idempotencyKey(c, body),
       );
@@ -236,6 +238,14 @@ export const ticketsRouter = openApiRouter()
       throw outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key.");
     }
     if (row === "key_reused") throw keyReused();
+    // Its ticket.created event, written with it, goes to the queue now (or on the cron's sweep).
+    waitUntil(
+      sendCreations(c.env).catch((err) =>
+        console.error(
+          JSON.stringify({ level: "error", message: "sending creation events failed", error: String(err) }),
+        ),
+      ),
+    );
     // A ticket id names its object: it must survive the trip through JSON and numbers.
     if (!Number.isSafeInteger(row.id)) throw new Error(`ticket id ${row.id} is past Number.MAX_SAFE_INTEGER`);
     // Hand the new ticket to its object now, so its first sale needs no D1 read;
@@ -261,7 +271,7 @@ export const ticketsRouter = openApiRouter()
     const { price, game_id: _, ...rest } = c.req.valid("json");
     const patch = price === undefined ? rest : { ...rest, price_minor: Math.round(price * 100) };
     const outcome = await onTicket<UpdateOutcome>(
-      c.env,
+      c,
       ticket_id,
       (t) => t.update(ticket_id, patch),
       "A PATCH sets values: retrying it is safe.",
@@ -273,7 +283,7 @@ export const ticketsRouter = openApiRouter()
     const { ticket_id } = c.req.valid("param");
     c.set("ticketId", ticket_id);
     const outcome = await onTicket<ResyncOutcome>(
-      c.env,
+      c,
       ticket_id,
       (t) => t.resync(ticket_id),
       "A resync is safe to repeat.",
@@ -283,26 +293,26 @@ export const ticketsRouter = openApiRouter()
   })
   .openapi(listTickets, async (c) => {
     const { skip, limit } = c.req.valid("query");
-    const rows = await read(q.listTickets(q.database(c.env.DB), skip, limit));
+    const rows = await read(c, (db) => q.listTickets(db, skip, limit));
     return c.json(rows.map(toTicket), 200);
   })
   .openapi(userPurchases, async (c) => {
     const { user_id } = c.req.valid("param");
     const { status } = c.req.valid("query");
     assertActsFor(c.get("principal"), user_id);
-    const rows = await read(q.listPurchasesByUser(q.database(c.env.DB), user_id, status));
+    const rows = await read(c, (db) => q.listPurchasesByUser(db, user_id, status));
     if (rows.length === 0 && !status) throw notFound("This user has no purchases.");
     return c.json(rows.map(toPurchase), 200);
   })
   .openapi(gameTickets, async (c) => {
-    const rows = await read(q.listTicketsByGame(q.database(c.env.DB), c.req.valid("param").game_id));
+    const rows = await read(c, (db) => q.listTicketsByGame(db, c.req.valid("param").game_id));
     if (rows.length === 0) throw notFound("This game has no tickets.");
     return c.json(rows.map(toTicket), 200);
   })
   .openapi(getTicket, async (c) => {
     const { ticket_id } = c.req.valid("param");
     c.set("ticketId", ticket_id);
-    const row = await read(q.getTicket(q.database(c.env.DB), ticket_id));
+    const row = await read(c, (db) => q.getTicket(db, ticket_id));
     if (!row) throw notFound("No ticket has this id.");
     return c.json(toTicket(row), 200);
   });
