@@ -24,10 +24,11 @@ const { keys } = (
 ) as { keys: Jwk[] };
 
 // "E1" + base64url(payload || 64-byte signature); payload = [kid length][kid][entry][ticket][game] as LEB128 varints.
+// The same rules as the worker: at most 128 characters, the base64url alphabet, canonical (one text per code).
 function decode(text: string) {
-  if (!text.startsWith("E1")) return null;
+  if (!text.startsWith("E1") || text.length > 128 || !/^[A-Za-z0-9_-]*$/.test(text.slice(2))) return null;
   const bytes = Buffer.from(text.slice(2), "base64url");
-  if (bytes.length < 65) return null;
+  if (bytes.toString("base64url") !== text.slice(2) || bytes.length < 65) return null;
   const payload = bytes.subarray(0, bytes.length - 64);
   const kid = payload.subarray(1, 1 + payload[0]!).toString("ascii");
   let at = 1 + payload[0]!;
@@ -41,7 +42,8 @@ function decode(text: string) {
     return Number.NaN;
   };
   const [entry, ticket, game] = [next(), next(), next()];
-  if (at !== payload.length || [entry, ticket, game].some((n) => !Number.isSafeInteger(n))) return null;
+  if (payload[0] === 0 || at !== payload.length || [entry, ticket, game].some((n) => !Number.isSafeInteger(n) || n < 1))
+    return null;
   return { kid, entry, ticket, game, payload, signature: bytes.subarray(payload.length) };
 }
 

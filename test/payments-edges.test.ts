@@ -11,6 +11,7 @@ import {
   type Purchase,
   purchase,
   stripeRequests,
+  ticketNow,
   URLS,
 } from "./stripe-helpers";
 
@@ -43,6 +44,21 @@ describe("payments: edges", () => {
     expect(await res.json()).toEqual({ received: true, result: "refunded" });
     expect(await refundsOf(intent)).toHaveLength(1);
     expect((await purchase(hold.id)).status).toBe("confirmed"); // still the box office's sale
+  });
+
+  it("refunds a payment made on a hold confirmed by hand and then cancelled (its entries are gone)", async () => {
+    const { ticket, hold, session } = await held(5, 2);
+    expect((await postJson(`/purchases/${hold.id}/confirm`, {}, asAdmin)).status).toBe(200);
+    expect((await postJson(`/purchases/${hold.id}/cancel`, {}, asAdmin)).status).toBe(200);
+    const intent = `pi_after_cancel_${hold.id}`;
+    for (let delivery = 0; delivery < 2; delivery++) {
+      const res = await deliverSigned(paid(session, hold, ticket, intent)); // and Stripe's redelivery
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ received: true });
+    }
+    expect(await refundsOf(intent)).toHaveLength(1);
+    expect((await purchase(hold.id)).status).toBe("refunded");
+    expect((await ticketNow(ticket.id)).sold).toBe(0);
   });
 
   it("confirms a delayed payment (async_payment_succeeded after an unpaid completion)", async () => {

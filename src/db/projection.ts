@@ -97,7 +97,10 @@ export function insertEntryChanges(
       .prepare(
         `INSERT INTO "entry_changes" ("entry_id", "ticket_id", "game_id", "status", "checked_in_at", "checked_in_gate", "version") ` +
           `SELECT j.value ->> 'id', ?1, ?2, j.value ->> 'status', j.value ->> 'checked_in_at', j.value ->> 'checked_in_gate', j.value ->> 'version' ` +
-          `FROM json_each(?3) AS j WHERE true ON CONFLICT ("entry_id", "version") DO NOTHING`,
+          // A write that lands late (after a timeout and a newer flush) must not put an older state last.
+          `FROM json_each(?3) AS j WHERE NOT EXISTS (SELECT 1 FROM "entry_changes" AS c ` +
+          `WHERE c."entry_id" = j.value ->> 'id' AND c."version" >= j.value ->> 'version') ` +
+          `ON CONFLICT ("entry_id", "version") DO NOTHING`,
       )
       .bind(ticket.id, ticket.game_id, JSON.stringify(rows)),
   ];

@@ -54,13 +54,21 @@ export const hasCheckedIn = (db: Store, purchaseId: number): boolean =>
 /** A scan at the gate: who scanned, with which nonce, where and when (offline scans carry their time). */
 export interface Scan {
   entryId: number;
+  gameId: number; // as the code claims: it must be the ticket's game
   nonce: string;
   scanner: string;
   gate: string | null;
   scannedAt: string | null; // offline scans only
 }
 
-export type ScanReason = "invalid" | "wrong_game" | "not_confirmed" | "cancelled" | "revoked" | "already_checked_in";
+export type ScanReason =
+  | "invalid"
+  | "wrong_game"
+  | "not_confirmed"
+  | "cancelled"
+  | "revoked"
+  | "already_checked_in"
+  | "nonce_reused";
 
 export interface ScanAnswer {
   result: "admitted" | "rejected";
@@ -102,11 +110,17 @@ export function decideScan(
     ...extra,
   });
   let answer: ScanAnswer;
-  if (!e) answer = rejected(p && p.status !== "confirmed" ? "not_confirmed" : "invalid");
+  const earliest =
+    offline && e?.status === "checked_in" && scan.scannedAt !== null && scan.scannedAt < e.checked_in_at!;
+  if (scan.gameId !== t.game_id) answer = rejected("invalid", { entry: null, checked_in_at: null });
+  else if (!e) answer = rejected(p && p.status !== "confirmed" ? "not_confirmed" : "invalid");
   else if (p?.status !== "confirmed" && e.status === "valid") answer = rejected("not_confirmed");
   else if (e.status === "cancelled") answer = rejected("cancelled");
   else if (e.status === "revoked") answer = rejected("revoked");
-  else if (e.status === "checked_in") {
+  else if (earliest) {
+    // An offline admission earlier than the one recorded (uploaded later): the entry keeps the earliest.
+    answer = { result: "admitted", entry: e, checked_in_at: scan.scannedAt, conflict: true };
+  } else if (e.status === "checked_in") {
     answer = rejected("already_checked_in", {
       first_checked_in_at: e.checked_in_at!,
       first_gate: e.checked_in_gate,
@@ -118,6 +132,7 @@ export function decideScan(
     const changed: [Entity, number][] = [];
     const events: EventDraft[] = [];
     if (answer.result === "admitted") {
+      const first = !earliest; // a correction of the time and gate is not a new check-in
       answer.entry = db
         .update(entries)
         .set({
@@ -131,7 +146,7 @@ export function decideScan(
         .returning()
         .get()!;
       changed.push(["entry", scan.entryId]);
-      events.push(entryEvent("entry.checked_in", t, answer.entry, p!.user_id));
+      if (first) events.push(entryEvent("entry.checked_in", t, answer.entry, p!.user_id));
     }
     db.insert(scans)
       .values({
@@ -207,15 +222,21 @@ export function cancelEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow
   });
 }
 
+const lastEntryId = (db: Store, purchaseId: number) =>
+  db
+    .select({ id: max(entries.id) })
+    .from(entries)
+    .where(eq(entries.purchase_id, purchaseId))
+    .get()!.id!;
+
+/** Whether a purchase has an entry id left for one more reissued code. */
+export const canReissue = (db: Store, purchaseId: number) =>
+  lastEntryId(db, purchaseId) + 1 < (purchaseId + 1) * ENTRIES_PER_PURCHASE;
+
 /** A new code for an entry (a lost phone, a friend): the old entry is revoked, a new one takes its place. */
 export function reissueEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string): EntryRow {
   return change(db, (version) => {
-    const last = db
-      .select({ id: max(entries.id) })
-      .from(entries)
-      .where(eq(entries.purchase_id, e.purchase_id))
-      .get()!.id!;
-    if (last + 1 >= (e.purchase_id + 1) * ENTRIES_PER_PURCHASE) throw new Error("no entry id left for this purchase");
+    const last = lastEntryId(db, e.purchase_id);
     db.update(entries).set({ status: "revoked", updated_at: now, version }).where(eq(entries.id, e.id)).run();
     const fresh = db
       .insert(entries)

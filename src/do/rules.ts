@@ -19,6 +19,7 @@ export type Rejection =
   | { ok: false; code: "entry_not_found" }
   | { ok: false; code: "checked_in" }
   | { ok: false; code: "invalid_entry_state"; status: EntryStatus }
+  | { ok: false; code: "reissue_limit" }
   // The payment provider failed; a retry asks it again the same way (idempotently).
   | { ok: false; code: "payment_provider"; reason: string }
   | { ok: false; code: "invalid"; errors: { field: string; message: string }[] }

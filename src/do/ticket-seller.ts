@@ -14,6 +14,7 @@ import {
 import { Backoff, logError, withTimeout } from "./backoff";
 import {
   cancelEntry,
+  canReissue,
   decideScan,
   entriesOf,
   entryRefusal,
@@ -176,13 +177,24 @@ export class TicketSeller extends DurableObject<Env> {
         : batch;
       const answers = new Map<Scan, ScanAnswer>();
       for (const scan of ordered) {
-        const earlier = findScan(this.#db, scan.scanner, scan.nonce);
+        let nonce = scan.nonce;
+        let earlier = findScan(this.#db, scan.scanner, nonce);
+        if (earlier && earlier.entry_id !== scan.entryId) {
+          // A nonce used for another code: live, it decides nothing (scan again with a new one); offline,
+          // the person is in whatever the nonce, so the scan counts, keyed by its nonce and entry.
+          if (!offline) {
+            answers.set(scan, { result: "rejected", reason: "nonce_reused", entry: null, checked_in_at: null });
+            continue;
+          }
+          nonce = `${scan.nonce} ${scan.entryId}`; // nonces have no spaces: this is no scanner's nonce
+          earlier = findScan(this.#db, scan.scanner, nonce);
+        }
         if (earlier) {
-          answers.set(scan, JSON.parse(earlier.answer) as ScanAnswer);
+          answers.set(scan, JSON.parse(earlier.answer) as ScanAnswer); // the same scan again: the same answer
           continue;
         }
         const p = store.findPurchase(this.#db, purchaseOfEntry(scan.entryId));
-        answers.set(scan, decideScan(this.#db, t, p, scan, now, offline));
+        answers.set(scan, decideScan(this.#db, t, p, { ...scan, nonce }, now, offline));
       }
       const versions = [...answers.values()].map((a) => a.entry?.version ?? 0);
       await this.#written(Math.max(0, ...versions));
@@ -225,6 +237,7 @@ export class TicketSeller extends DurableObject<Env> {
       if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
       const refused = entryRefusal(p, e, actor);
       if (refused) return refused;
+      if (!canReissue(this.#db, p.id)) return { ok: false, code: "reissue_limit" } as const;
       const entry = reissueEntry(this.#db, t, p, e, now);
       await this.#written(entry.version);
       return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
@@ -370,7 +383,9 @@ export class TicketSeller extends DurableObject<Env> {
         return ignore();
       }
       const intent = event.paymentIntent ?? undefined;
-      const retake = p.status === "expired" || p.status === "cancelled";
+      // Only a purchase that never admitted anyone takes its units again; one confirmed and then cancelled
+      // (its entries cancelled with it) is refunded instead.
+      const retake = p.status === "expired" || (p.status === "cancelled" && entriesOf(this.#db, p.id).length === 0);
       if (p.status === "held" || (retake && !retakeRefusal(t, p, store.unitsOf(this.#db, p.user_id)))) {
         return { result: "confirmed", p: confirmPurchase(this.#db, t, p, now, intent, event.id) };
       }

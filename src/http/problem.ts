@@ -26,6 +26,7 @@ const titles = {
   payments_not_configured: "Payments not configured",
   invalid_signature: "Invalid signature",
   checked_in: "Already checked in",
+  reissue_limit: "Reissue limit reached",
   idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",

@@ -311,6 +311,7 @@ export const SCAN_REASONS = [
   "cancelled",
   "revoked",
   "already_checked_in",
+  "nonce_reused",
 ] as const;
 
 export const scanAnswerSchema = z
@@ -332,9 +333,14 @@ export const scanAnswerSchema = z
     checked_in_at: timestamp.nullable().openapi({ description: "When the entry was checked in, if it is" }),
     first_checked_in_at: timestamp.optional().openapi({ description: "already_checked_in: when it was" }),
     first_gate: z.string().nullable().optional().openapi({ description: "already_checked_in: where" }),
-    conflict: z.literal(true).optional().openapi({
-      description: "An offline scan of an entry another gate had already admitted: recorded, and reported here",
-    }),
+    conflict: z
+      .literal(true)
+      .optional()
+      .openapi({
+        description:
+          "Offline: another gate admitted this entry too. Both scans are recorded; the entry keeps the earliest, " +
+          "whichever was uploaded first",
+      }),
   })
   .openapi("ScanAnswer");
 
@@ -366,6 +372,7 @@ export const gateSyncSchema = z
         status: z.enum(ENTRY_STATUSES),
         checked_in_at: timestamp.nullable(),
         checked_in_gate: z.string().nullable(),
+        version: z.int().openapi({ description: "Keep the highest seen per entry: a higher one is newer" }),
       }),
     ),
     cursor: z.string().openapi({ description: "Send it as `since` next time" }),

@@ -90,6 +90,8 @@ export function rejectionError(r: Rejection): ApiError {
       return new ApiError(409, "invalid_state", `Not possible for an entry that is ${r.status}.`, {
         entry_status: r.status,
       });
+    case "reissue_limit":
+      return new ApiError(409, "reissue_limit", "This purchase's entries have been reissued as often as they can be.");
     case "payment_provider":
       return new ApiError(
         502,

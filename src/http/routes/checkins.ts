@@ -7,7 +7,7 @@ import { toEntry, toScannedEntry } from "../../present";
 import { auth } from "../auth";
 import type { AppEnv } from "../context";
 import { bearer, json, openApiRouter, problems } from "../openapi";
-import { invalid } from "../problem";
+import { ApiError, invalid, outcomeUnknown } from "../problem";
 import { ticketOfEntry } from "../read-model";
 import {
   entryIdParam,
@@ -36,7 +36,8 @@ const checkIn = createRoute({
   description:
     "Admits the entry once, however many scanners race. Reasons for a rejection: `invalid` (not signed by a " +
     "published key, or malformed), `wrong_game` (not a game of this gate token), `not_confirmed`, `cancelled`, " +
-    "`revoked` (reissued), `already_checked_in` (with when and where).",
+    "`revoked` (reissued), `already_checked_in` (with when and where), `nonce_reused` (this scanner's nonce was " +
+    "used for another code: scan again with a new nonce).",
   tags: ["gate"],
   security: bearer,
   middleware: [auth("gate"), jsonBody] as const,
@@ -53,8 +54,9 @@ const checkInOffline = createRoute({
   summary: "Upload scans a gate made offline (up to 500)",
   description:
     "Each scan with its `scanned_at` and nonce; answers in the same order. The people were admitted offline " +
-    "already: an entry two gates admitted is recorded once, at the earliest scan, and the later scans are " +
-    "reported with `conflict: true`. Offline double entry is bounded by how often scanners sync (gate-sync).",
+    "already: an entry two gates admitted keeps the earliest scan, whichever gate uploads first, and the scan " +
+    "that finds the other is reported with `conflict: true`. Offline double entry is bounded by how often " +
+    "scanners sync (gate-sync).",
   tags: ["gate"],
   security: bearer,
   // 500 scans of about 200 bytes each.
@@ -62,7 +64,11 @@ const checkInOffline = createRoute({
   request: { body: { ...json(offlineScansSchema, "The scans"), required: true } },
   responses: {
     200: json(offlineAnswersSchema, "One answer per scan, in order"),
-    ...problems([400, 401, 403, 413, 415, 503], { 503: "`outcome_unknown`: upload the batch again, same nonces" }),
+    ...problems([400, 401, 403, 413, 415, 503], {
+      503:
+        "`unavailable` or `overloaded`: no scan was recorded. `outcome_unknown`: some may have been; upload the " +
+        "batch again with the same nonces (recorded scans answer as before)",
+    }),
   },
 });
 
@@ -93,9 +99,12 @@ async function verified(c: Context<AppEnv>, code: string): Promise<Verified> {
   return { claims };
 }
 
-/** The scans of one ticket, decided by its object. */
+const invalidAnswer: ScanAnswer = { result: "rejected", reason: "invalid", entry: null, checked_in_at: null };
+
+/** The scans of one ticket, decided by its object; a signed code naming no ticket of ours is invalid. */
 async function scanAt(c: Context<AppEnv>, ticketId: number, scans: Scan[], offline: boolean) {
   const outcome = await onTicket<ScanOutcome>(c, ticketId, (t) => t.scan(ticketId, scans, offline), SCAN_RETRY);
+  if (!outcome.ok && outcome.code === "not_found") return scans.map(() => invalidAnswer);
   if (!outcome.ok) throw rejectionError(outcome);
   return outcome.answers;
 }
@@ -122,7 +131,8 @@ export const checkinsRouter = openApiRouter()
     const v = await verified(c, code);
     if ("answer" in v) return c.json(present(v.answer), 200);
     c.set("ticketId", v.claims.ticketId);
-    const scan = { entryId: v.claims.entryId, nonce, scanner, gate: gate ?? null, scannedAt: null };
+    const { entryId, gameId } = v.claims;
+    const scan = { entryId, gameId, nonce, scanner, gate: gate ?? null, scannedAt: null };
     const [answer] = await scanAt(c, v.claims.ticketId, [scan], false);
     return c.json(present(answer!, v.claims), 200);
   })
@@ -141,6 +151,7 @@ export const checkinsRouter = openApiRouter()
       const s = scans[index]!;
       const scan = {
         entryId: v.claims.entryId,
+        gameId: v.claims.gameId,
         nonce: s.nonce,
         scanner,
         gate: s.gate ?? null,
@@ -149,7 +160,7 @@ export const checkinsRouter = openApiRouter()
       byTicket.set(v.claims.ticketId, [...(byTicket.get(v.claims.ticketId) ?? []), { index, scan }]);
     });
     const answers: ScanAnswer[] = checked.map((v) => ("answer" in v ? v.answer : (undefined as unknown as ScanAnswer)));
-    await Promise.all(
+    const groups = await Promise.allSettled(
       [...byTicket].map(async ([ticketId, group]) => {
         const decided = await scanAt(
           c,
@@ -162,6 +173,17 @@ export const checkinsRouter = openApiRouter()
         });
       }),
     );
+    const failed = groups.flatMap((g) => (g.status === "rejected" ? [g.reason] : []));
+    if (failed.length > 0) {
+      // "Nothing was done" only if no ticket's scans were: else some are recorded, and the batch is safe to repeat.
+      const nothingDone =
+        failed.length === groups.length && failed.every((e) => e instanceof ApiError && e.code !== "outcome_unknown");
+      if (nothingDone) throw failed[0];
+      throw outcomeUnknown(
+        "Some scans of this batch were recorded and others may not have been. Upload the batch again with the " +
+          "same nonces: recorded scans answer as before.",
+      );
+    }
     return c.json(
       {
         answers: answers.map((a, i) => {

@@ -33,14 +33,16 @@ const reissue = createRoute({
   summary: "A new code for an entry (a transfer, a lost phone)",
   description:
     "Its owner or the admin. The old code is revoked (rejected at the gate as `revoked`); the answer is the new " +
-    "entry that takes its place, with its code.",
+    "entry that takes its place, with its code. A purchase's entries can be reissued 998 times in all.",
   tags: ["entries"],
   security: bearer,
   middleware: [auth("admin", "user")] as const,
   request: { params: entryIdParam },
   responses: {
     200: json(entrySchema, "The new entry, with its code"),
-    ...problems([400, 401, 403, 404, 409, 503], { 409: "`checked_in`, or `invalid_state` (with `entry_status`)" }),
+    ...problems([400, 401, 403, 404, 409, 503], {
+      409: "`checked_in`, `invalid_state` (with `entry_status`), or `reissue_limit`",
+    }),
   },
 });
 

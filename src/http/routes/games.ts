@@ -70,6 +70,7 @@ export const gamesRouter = openApiRouter()
           status: r.status,
           checked_in_at: r.checked_in_at,
           checked_in_gate: r.checked_in_gate,
+          version: r.version,
         })),
         cursor: String(page.at(-1)?.seq ?? since),
         more: rows.length > SYNC_PAGE,
