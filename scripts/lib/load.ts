@@ -25,6 +25,9 @@ export function client(baseUrl: string, sockets: number, defaults: Headers = {})
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const start = performance.now();
       return new Promise((resolve) => {
+        // A connection cut mid-response (a killed server) ends the response
+        // without "end": it must still settle, as a transport failure.
+        const failed = () => resolve({ start, end: performance.now(), status: 0, headers: {}, body: "" });
         const req = request(
           {
             agent,
@@ -42,6 +45,8 @@ export function client(baseUrl: string, sockets: number, defaults: Headers = {})
           (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("error", failed);
+            res.on("close", () => res.complete || failed());
             res.on("end", () =>
               resolve({
                 start,
@@ -54,7 +59,7 @@ export function client(baseUrl: string, sockets: number, defaults: Headers = {})
           },
         );
         req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", () => resolve({ start, end: performance.now(), status: 0, headers: {}, body: "" }));
+        req.on("error", failed);
         req.end(payload);
       });
     },

@@ -62,7 +62,8 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
   // Even when this process is interrupted, the server does not outlive it.
   const killGroup = () => {
     try {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null)
+        process.kill(-child.pid, "SIGTERM");
     } catch {
       // already gone
     }
@@ -99,7 +100,8 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
 }
 
 async function stopProcess(child: ChildProcess, first: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null) return;
+  // A child ended by a signal has signalCode set and exitCode still null.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const signal = (sig: NodeJS.Signals) => {
     try {
