@@ -9,6 +9,7 @@ import { type Client, client } from "./lib/load.ts";
 import { rush } from "./lib/rush.ts";
 import { seed } from "./lib/seed.ts";
 import { startServer } from "./lib/server.ts";
+import { startReceiver } from "./lib/webhook-receiver.ts";
 
 const DEADLINE_MS = 4 * 60_000;
 const failures: string[] = [];
@@ -224,6 +225,14 @@ try {
     JSON.stringify({ seeded, reseeded }),
   );
 
+  // Webhooks: a local endpoint hears of the rush's purchases, through the queue, signed.
+  const receiver = await startReceiver();
+  const hook = await expectStatus(c, "POST /webhooks", "POST", "/webhooks", 201, {
+    url: receiver.url,
+    event_types: ["purchase.confirmed"],
+  });
+  receiver.useSecret(hook?.secret ?? "");
+
   const result = await rush(c, { stock: 50, buyers: 1000, concurrency: 64 });
   const { all, oversold, consistent, problems } = result;
   console.log(
@@ -231,6 +240,23 @@ try {
   );
   check("rush: no oversell", oversold === 0, `oversold by ${oversold}`);
   check("rush: consistent, only 200 and 409", consistent, problems.join("; "));
+
+  const rushEvents = () => receiver.received.filter((e) => e.data.ticket_id === result.ticketId);
+  for (let waited = 0; rushEvents().length < result.purchaseIds.length && waited < 30_000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await new Promise((r) => setTimeout(r, 2_500)); // and no more come
+  // Delivery is at least once: a receiver counts events by their id.
+  const events = [...new Map(rushEvents().map((e) => [e.id, e])).values()];
+  const ids = events.map((e) => e.data.id as number).sort((a, b) => a - b);
+  const told = [...result.purchaseIds].sort((a, b) => a - b);
+  check(
+    "webhooks: exactly one purchase.confirmed per purchase of the rush, none for refused orders",
+    JSON.stringify(ids) === JSON.stringify(told) && events.every((e) => e.type === "purchase.confirmed"),
+    `${events.length} events for ${told.length} purchases`,
+  );
+  check("webhooks: every signature verifies", events.length > 0 && events.every((e) => e.verified));
+  await receiver.close();
 
   // The hold made above ends at its expires_at, by the object's alarm: the read
   // model shows it with nobody asking the object (then the object is asked).

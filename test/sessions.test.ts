@@ -65,6 +65,36 @@ describe("D1 bookmarks", () => {
     expect(asked).toEqual([unknown, "first-primary"]);
   });
 
+  it("that D1 cannot serve do not stop writes, and are not handed back", async () => {
+    const ticket = await createTicket();
+    const unknown = `ffffffff-ffffffff-ffffffff-${"e".repeat(32)}`;
+    const restore = interceptD1(async (call, forward) => {
+      if (call.bookmark === unknown) throw new Error("D1_ERROR: bookmark is not valid");
+      return forward();
+    });
+    try {
+      const headers = { [HEADER]: unknown };
+      const bought = await postJson("/tickets/buy", { user_id: 3, ticket_id: ticket.id }, { ...asAdmin, ...headers });
+      expect(bought.status).toBe(200);
+      const hook = await postJson("/webhooks", { url: "https://hooks.test/ok/bookmark" }, { ...asAdmin, ...headers });
+      expect(hook.status).toBe(201);
+      expect(bookmarkOf(hook)).not.toBe(unknown);
+      const read = await api(`/tickets/${ticket.id}`, { headers });
+      expect(read.status).toBe(200);
+      expect(bookmarkOf(read)).not.toBe(unknown);
+      await api(`/webhooks/${((await hook.json()) as { id: number }).id}`, { method: "DELETE", headers: asAdmin });
+    } finally {
+      restore();
+    }
+  });
+
+  it("vary the answers they make: a cache keeps one per bookmark", async () => {
+    const ticket = await createTicket();
+    for (const res of [await api(`/tickets/${ticket.id}`), await api(`/tickets/game/${ticket.game_id}`)]) {
+      expect(res.headers.get("Vary")?.split(/,\s*/)).toContain(HEADER);
+    }
+  });
+
   it("lets reads without one go to the nearest replica", async () => {
     const ticket = await createTicket();
     const asked: (string | null)[] = [];

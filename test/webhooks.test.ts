@@ -21,6 +21,7 @@ import {
   postJson,
   sellerOf,
 } from "./helpers";
+import { deliverSigned, event, held, purchase } from "./stripe-helpers";
 
 // Webhooks end to end inside workerd: a ticket object's change writes its
 // event, the real local queue carries it to this worker's consumer, which
@@ -152,6 +153,13 @@ describe("webhook endpoints", () => {
       "https://[fd00:ec2::254]/x",
       "https://[fe80::1]/x",
       "https://[::ffff:10.0.0.1]/x",
+      "https://[::]/x",
+      "https://[::a00:1]/x", // IPv4-compatible
+      "https://[64:ff9b::a00:1]/x", // NAT64
+      "https://[2002:a00:1::1]/x", // 6to4
+      "https://[2001:0:a00:1::1]/x", // Teredo
+      "https://[2001:db8::1]/x", // documentation
+      "https://[ff02::1]/x",
       "https://metadata.google.internal/x",
       "https://printer.local/x",
       "https://intranet/x",
@@ -164,6 +172,8 @@ describe("webhook endpoints", () => {
       const problem = (await expectProblem(res, 400, "validation_error")) as Problem;
       expect(fieldsOf(problem), url).toEqual(["url"]);
     }
+    // Global unicast is public.
+    expect((await postJson("/webhooks", { url: "https://[2606:4700::1111]/hooks" })).status).toBe(201);
     await expectProblem(
       await postJson("/webhooks", { url: hookUrl("ok"), event_types: ["ticket.exploded"] }),
       400,
@@ -271,6 +281,60 @@ describe("events", { timeout: 30_000 }, () => {
     const confirmed = events(await received(hook.url)).map((e) => e.data.user_id);
     expect(confirmed).toEqual([1, 3]);
     expect(later.id).toBeGreaterThan(0);
+  });
+});
+
+describe("events in a rush", () => {
+  it("fans a rush out to many endpoints, each event to each once", { timeout: 90_000 }, async () => {
+    // 13 endpoints × a queue batch of events: far more rows than D1 binds parameters in one statement.
+    const hooks = [];
+    for (let i = 0; i < 13; i++) hooks.push(await register(hookUrl("ok"), ["purchase.confirmed"]));
+    const ticket = await createTicket({ stock: 20 });
+    const bought = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => buy({ user_id: 100 + i, ticket_id: ticket.id })),
+    );
+    const ids = bought.map((b) => b.body.id as number).sort();
+    for (const hook of hooks) {
+      const got = await receivedUntil(hook.url, (g) => g.length >= 20, 60_000);
+      expect(
+        events(got)
+          .map((e) => e.data.id as number)
+          .sort(),
+      ).toEqual(ids);
+    }
+  });
+
+  it("sends purchase.refunded only for a purchase that ends refunded", { timeout: 30_000 }, async () => {
+    const hook = await register(hookUrl("ok"), ["purchase.confirmed", "purchase.refunded"]);
+    const paid = (h: Awaited<ReturnType<typeof held>>, intent: string) =>
+      deliverSigned(
+        event("checkout.session.completed", {
+          id: h.session.session_id,
+          purchaseId: h.hold.id,
+          ticketId: h.ticket.id,
+          intent,
+        }),
+      );
+    // Confirmed by hand, then paid online too: that payment is given back, the purchase stays confirmed.
+    const kept = await held();
+    expect((await postJson(`/purchases/${kept.hold.id}/confirm`, {}, asAdmin)).status).toBe(200);
+    expect(await (await paid(kept, `pi_second_${kept.hold.id}`)).json()).toEqual({
+      received: true,
+      result: "refunded",
+    });
+    expect((await purchase(kept.hold.id)).status).toBe("confirmed");
+    // Confirmed, cancelled, then paid: the payment is given back and the purchase ends refunded.
+    const ended = await held();
+    expect((await postJson(`/purchases/${ended.hold.id}/confirm`, {}, asAdmin)).status).toBe(200);
+    expect((await postJson(`/purchases/${ended.hold.id}/cancel`, {}, asAdmin)).status).toBe(200);
+    expect((await paid(ended, `pi_late_${ended.hold.id}`)).status).toBe(200);
+    expect((await purchase(ended.hold.id)).status).toBe("refunded");
+
+    await receivedUntil(hook.url, (g) => g.length >= 3);
+    await scheduler.wait(1_500);
+    const got = events(await received(hook.url)).map((e) => [e.type, e.data.id]);
+    expect(got.filter(([type]) => type === "purchase.refunded")).toEqual([["purchase.refunded", ended.hold.id]]);
+    expect(got).toHaveLength(3); // and the two confirmations
   });
 });
 
@@ -393,6 +457,26 @@ describe("deliveries", { timeout: 30_000 }, () => {
       404,
       "not_found",
     );
+  });
+
+  it("leaves a delivery as it was when an admin's retry cannot reach the queue", async () => {
+    const { hook, delivery } = await oneDelivery("fail");
+    const { app } = await import("../src/index");
+    const unreachable = { send: async () => Promise.reject(new Error("queue unavailable")) };
+    const res = await app.fetch(
+      new Request(`http://tickets.test/webhooks/${hook.id}/deliveries/${delivery.id}/retry`, {
+        method: "POST",
+        headers: asAdmin,
+      }),
+      { ...env, EVENTS: unreachable },
+    );
+    await expectProblem(res, 503, "outcome_unknown");
+    // Not left "pending" with nothing queued to attempt it: the queue's own retry stays as it was.
+    expect((await deliveriesOf(hook.id))[0]).toMatchObject({
+      status: "retrying",
+      attempts: 1,
+      next_retry_at: delivery.next_retry_at,
+    });
   });
 
   it("stops the deliveries of a deleted endpoint", async () => {

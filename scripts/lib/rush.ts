@@ -5,6 +5,9 @@ import { userBearer } from "./dev-vars.ts";
 import { type Client, run, type Sample, type Stats, stats } from "./load.ts";
 
 export interface RushResult {
+  ticketId: number;
+  /** The purchases the buyers were told they made (200 answers). */
+  purchaseIds: number[];
   stock: number;
   buyers: number;
   all: Stats;
@@ -81,6 +84,8 @@ export async function rush(
   if (sold !== expected) problems.push(`sold ${sold}, expected ${expected}`);
 
   return {
+    ticketId,
+    purchaseIds: wins.map((s) => json<{ id: number }>(s).id),
     stock,
     buyers: samples.length,
     all: stats(samples, ms),

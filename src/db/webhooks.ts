@@ -78,22 +78,29 @@ export async function fanOut(db: Db, events: WebhookEvent[]): Promise<string[]> 
   const deliveries = wanted.flatMap((e) =>
     enabled
       .filter((w) => wants(w, e))
-      .map((w) => ({
-        id: newId("dlv"),
-        webhook_id: w.id,
-        event_id: e.id,
-        event_type: e.type,
-        created_at: now,
-        updated_at: now,
-      })),
+      .map((w) => ({ id: newId("dlv"), webhook_id: w.id, event_id: e.id, event_type: e.type, at: now })),
   );
-  // D1 binds at most 100 parameters per statement: 16 deliveries of 6, 25 events of 4.
   const rows = wanted.map((e) => ({ id: e.id, type: e.type, created_at: e.created_at, data: JSON.stringify(e) }));
-  const [first, ...rest] = [
-    ...chunks(rows, 25).map((some) => db.insert(webhookEvents).values(some).onConflictDoNothing()),
-    ...chunks(deliveries, 16).map((some) => db.insert(webhookDeliveries).values(some).onConflictDoNothing()),
-  ];
-  await db.batch([first!, ...rest]);
+  // Each table's rows in one JSON parameter: D1 binds at most 100 per statement, whatever the rush.
+  // (On the D1 client itself: Drizzle's batch cannot bind the parameters of a raw `db.run(sql)`.)
+  const d1 = db.$client;
+  await d1.batch([
+    d1
+      .prepare(
+        `INSERT INTO webhook_events (id, type, created_at, data)
+         SELECT j.value ->> 'id', j.value ->> 'type', j.value ->> 'created_at', j.value ->> 'data'
+         FROM json_each(?) AS j WHERE true ON CONFLICT DO NOTHING`,
+      )
+      .bind(JSON.stringify(rows)),
+    d1
+      .prepare(
+        `INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, created_at, updated_at)
+         SELECT j.value ->> 'id', j.value ->> 'webhook_id', j.value ->> 'event_id', j.value ->> 'event_type',
+           j.value ->> 'at', j.value ->> 'at'
+         FROM json_each(?) AS j WHERE true ON CONFLICT DO NOTHING`,
+      )
+      .bind(JSON.stringify(deliveries)),
+  ]);
   const fresh = await db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
@@ -109,9 +116,6 @@ export async function fanOut(db: Db, events: WebhookEvent[]): Promise<string[]> 
     );
   return fresh.map((d) => d.id);
 }
-
-const chunks = <T>(items: T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /** A delivery with what it takes to attempt it: its endpoint and its event's body; undefined once deleted. */
 export async function deliveryToAttempt(db: Db, id: string) {
@@ -135,11 +139,16 @@ export async function recordAttempt(db: Db, id: string, attempt: Attempt): Promi
     .where(eq(webhookDeliveries.id, id));
 }
 
-/** A delivery's new state without an attempt: skipped, dead, or pending again (a manual retry). */
-export async function setDeliveryStatus(db: Db, id: string, status: "skipped" | "dead" | "pending"): Promise<void> {
+/** A delivery's new state without an attempt: skipped, dead, pending again (a manual retry), or as it was. */
+export async function setDeliveryStatus(
+  db: Db,
+  id: string,
+  status: DeliveryRow["status"],
+  nextRetryAt: string | null = null,
+): Promise<void> {
   await db
     .update(webhookDeliveries)
-    .set({ status, next_retry_at: null, updated_at: new Date().toISOString() })
+    .set({ status, next_retry_at: nextRetryAt, updated_at: new Date().toISOString() })
     .where(eq(webhookDeliveries.id, id));
 }
 

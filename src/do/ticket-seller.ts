@@ -612,7 +612,8 @@ export class TicketSeller extends DurableObject<Env> {
         payment_intent: current.payment_intent ?? intent,
         ...(current.status === "confirmed" ? {} : { status: "refunded" as const }),
       };
-      const row = amendPurchase(this.#db, t, current, fields, true);
+      // purchase.refunded when the purchase ends refunded; a second payment given back leaves it confirmed.
+      const row = amendPurchase(this.#db, t, current, fields, current.status !== "confirmed");
       store.markEventHandled(this.#db, event.id, now);
       return { ok: true, row } as const;
     });

@@ -45,15 +45,16 @@ function ipv6(host: string): number[] | null {
   return [...front, ...Array(8 - front.length - back.length).fill(0), ...back];
 }
 
+/**
+ * Only global unicast (2000::/3) is public: that leaves out loopback, ULA (with AWS's metadata fd00:ec2::254),
+ * link- and site-local, multicast, and every form that carries an IPv4 address (mapped, compatible,
+ * translated, NAT64). Inside it, Teredo, documentation and 6to4 (an IPv4 address again) are refused too.
+ */
 function privateV6(g: number[]): boolean {
-  const [a = 0] = g;
-  if (g.every((x, i) => x === 0 || (i === 7 && x <= 1))) return true; // :: and ::1
-  if ((a & 0xfe00) === 0xfc00) return true; // unique local fc00::/7 (with AWS metadata fd00:ec2::254)
-  if ((a & 0xffc0) === 0xfe80) return true; // link-local fe80::/10
-  if ((a & 0xff00) === 0xff00) return true; // multicast
-  // IPv4-mapped ::ffff:a.b.c.d: the IPv4 rules apply.
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return privateV4(g[6]! * 65536 + g[7]!);
-  return false;
+  const [a = 0, b = 0] = g;
+  if ((a & 0xe000) !== 0x2000) return true;
+  if (a === 0x2001 && (b === 0 || b === 0x0db8)) return true;
+  return a === 0x2002;
 }
 
 const LOCAL_NAMES = /(^|\.)(localhost|local|internal|localdomain|home\.arpa)$/;

@@ -5,18 +5,21 @@ import type { AppEnv } from "./context";
 import { notFound, unavailable } from "./problem";
 
 /**
- * A read of the read model (D1) in the request's session. If it fails with a
- * client's bookmark (one D1 cannot serve), it is asked of the primary, which
- * is always fresh enough. D1 failing is a 503 (nothing was changed), never a 500.
+ * A read of the read model (D1) in the request's replica session. If that
+ * fails with a client's bookmark (one D1 cannot serve), it is asked of the
+ * primary, always fresh enough. D1 failing is a 503 (nothing was changed), never a 500.
  */
 export async function read<T>(c: Context<AppEnv>, query: (db: q.Db) => PromiseLike<T>): Promise<T> {
   const d1 = c.get("d1");
   try {
-    return await query(q.database(d1.session));
+    return await query(q.database(d1.replica));
   } catch (err) {
-    try {
-      if (d1.given) return await query(q.database(c.env.DB.withSession("first-primary")));
-    } catch {}
+    if (d1.given) {
+      d1.replicaFailed();
+      try {
+        return await query(q.database(d1.primary));
+      } catch {}
+    }
     console.error(JSON.stringify({ level: "error", message: "read model query failed", error: String(err) }));
     throw unavailable("The read model is unavailable; nothing was changed. Retry shortly.");
   }
@@ -29,7 +32,7 @@ export async function read<T>(c: Context<AppEnv>, query: (db: q.Db) => PromiseLi
 async function ticketHolding(c: Context<AppEnv>, purchaseId: number): Promise<number | undefined> {
   return (
     (await read(c, (db) => q.ticketOfPurchase(db, purchaseId))) ??
-    (await read(c, () => q.ticketOfPurchase(q.database(c.env.DB.withSession("first-primary")), purchaseId)))
+    (await read(c, () => q.ticketOfPurchase(q.database(c.get("d1").primary), purchaseId)))
   );
 }
 

@@ -229,7 +229,7 @@ export const ticketsRouter = openApiRouter()
     let row: Awaited<ReturnType<typeof q.createTicketOnce>>;
     try {
       row = await q.createTicketOnce(
-        q.database(c.get("d1").session), // its bookmark goes back with the answer
+        q.database(c.get("d1").primary), // its bookmark goes back with the answer
         { ...rest, price_minor: Math.round(price * 100) },
         await idempotencyKey(c, body),
       );

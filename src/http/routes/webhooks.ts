@@ -139,7 +139,7 @@ export const webhooksRouter = openApiRouter()
     const input = c.req.valid("json");
     checkUrl(input.url, c.env);
     const row = await write(
-      hooks.createWebhook(database(c.get("d1").session), input, newSecret()),
+      hooks.createWebhook(database(c.get("d1").primary), input, newSecret()),
       "GET /webhooks shows whether it exists.",
     );
     return c.json({ ...shown(row), secret: row.secret }, 201, { Location: `/webhooks/${row.id}` });
@@ -154,7 +154,7 @@ export const webhooksRouter = openApiRouter()
     const patch = c.req.valid("json");
     checkUrl(patch.url, c.env);
     const row = await write(
-      hooks.updateWebhook(database(c.get("d1").session), c.req.valid("param").webhook_id, patch),
+      hooks.updateWebhook(database(c.get("d1").primary), c.req.valid("param").webhook_id, patch),
       "Retrying it is safe.",
     );
     if (!row) throw gone();
@@ -162,7 +162,7 @@ export const webhooksRouter = openApiRouter()
   })
   .openapi(deleteWebhook, async (c) => {
     const deleted = await write(
-      hooks.deleteWebhook(database(c.get("d1").session), c.req.valid("param").webhook_id),
+      hooks.deleteWebhook(database(c.get("d1").primary), c.req.valid("param").webhook_id),
       "Retrying it is safe.",
     );
     if (!deleted) throw gone();
@@ -175,15 +175,23 @@ export const webhooksRouter = openApiRouter()
   })
   .openapi(retryDelivery, async (c) => {
     const { webhook_id, delivery_id } = c.req.valid("param");
-    const db = database(c.get("d1").session);
-    if (!(await read(c, () => hooks.getDelivery(db, webhook_id, delivery_id)))) throw notFound("No such delivery.");
-    const retried = write(
+    const before = await read(c, (db) => hooks.getDelivery(db, webhook_id, delivery_id));
+    if (!before) throw notFound("No such delivery.");
+    const db = database(c.get("d1").primary);
+    const retried = await write(
       (async () => {
         await hooks.setDeliveryStatus(db, delivery_id, "pending");
-        await c.env.EVENTS.send({ kind: "delivery", delivery_id });
-        return (await hooks.getDelivery(db, webhook_id, delivery_id))!;
+        try {
+          await c.env.EVENTS.send({ kind: "delivery", delivery_id });
+        } catch (err) {
+          // Not queued: put its status back, or it would stay "pending" with nothing to attempt it.
+          await hooks.setDeliveryStatus(db, delivery_id, before.status, before.next_retry_at).catch(() => {});
+          throw err;
+        }
+        return hooks.getDelivery(db, webhook_id, delivery_id);
       })(),
       "Retrying it is safe: a delivery sent twice has the same webhook-id.",
     );
-    return c.json(await retried, 202);
+    if (!retried) throw notFound("No such delivery."); // its endpoint was deleted meanwhile
+    return c.json(retried, 202);
   });
