@@ -7,7 +7,7 @@ import {
 } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { QueueMessage } from "../src/events/types";
+import { packEvents, type QueueMessage, type WebhookEvent } from "../src/events/types";
 import worker from "../src/index";
 import {
   api,
@@ -302,6 +302,27 @@ describe("events in a rush", () => {
           .sort(),
       ).toEqual(ids);
     }
+  });
+
+  it("packs many events to a queue message, within the queue's limits, in order", () => {
+    const bytes = (x: unknown) => new TextEncoder().encode(JSON.stringify(x)).length;
+    const event = (i: number, data: object): WebhookEvent => ({
+      id: `evt_${i}`,
+      type: "ticket.updated",
+      created_at: "",
+      data,
+    });
+    const small = Array.from({ length: 200 }, (_, i) => event(i, { id: i }));
+    expect(packEvents(small)).toEqual([[{ kind: "events", events: small }]]);
+    const large = Array.from({ length: 40 }, (_, i) => event(i, { description: "é".repeat(15_000) })); // 30 KB each
+    const sends = packEvents(large);
+    expect(sends.length).toBeGreaterThan(1);
+    for (const send of sends) {
+      expect(bytes(send)).toBeLessThan(256_000);
+      for (const message of send) expect(bytes(message)).toBeLessThan(128_000);
+    }
+    const ids = sends.flat().flatMap((m) => (m.kind === "events" ? m.events.map((e) => e.id) : []));
+    expect(ids).toEqual(large.map((e) => e.id));
   });
 
   it("sends purchase.refunded only for a purchase that ends refunded", { timeout: 30_000 }, async () => {

@@ -64,16 +64,23 @@ export const getDelivery = async (db: Db, webhookId: number, id: string) =>
       .limit(1)
   )[0];
 
+const wants = (w: WebhookRow, e: WebhookEvent) => w.event_types.includes("*") || w.event_types.includes(e.type);
+
 /**
  * Records events and one delivery per endpoint that wants each (once,
  * however often an event arrives), and returns the deliveries not yet
- * attempted. One read and one batch for a whole batch of events.
+ * attempted. One read of the endpoints, then a D1 batch and a read per 50
+ * events (a queue batch may carry thousands; the read binds their ids).
  */
 export async function fanOut(db: Db, events: WebhookEvent[]): Promise<string[]> {
   const enabled = await db.select().from(webhooks).where(eq(webhooks.enabled, true));
-  const wants = (w: WebhookRow, e: WebhookEvent) => w.event_types.includes("*") || w.event_types.includes(e.type);
   const wanted = events.filter((e) => enabled.some((w) => wants(w, e)));
-  if (wanted.length === 0) return [];
+  const fresh: string[] = [];
+  for (let i = 0; i < wanted.length; i += 50) fresh.push(...(await fanOutSome(db, enabled, wanted.slice(i, i + 50))));
+  return fresh;
+}
+
+async function fanOutSome(db: Db, enabled: WebhookRow[], wanted: WebhookEvent[]): Promise<string[]> {
   const now = new Date().toISOString();
   const deliveries = wanted.flatMap((e) =>
     enabled

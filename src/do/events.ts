@@ -1,4 +1,4 @@
-import type { EventDraft, EventType, QueueMessage, WebhookEvent } from "../events/types";
+import { type EventDraft, type EventType, packEvents, type QueueMessage, type WebhookEvent } from "../events/types";
 import { toPurchase, toScannedEntry, toTicket } from "../present";
 import { Backoff, logError, withTimeout } from "./backoff";
 import { available } from "./rules";
@@ -43,8 +43,10 @@ const asEvent = (row: EventRow): WebhookEvent => ({
   data: JSON.parse(row.data),
 });
 
-/** Messages per send: the queue takes at most 100 (and 256 KB) per batch. */
-const PER_SEND = 50;
+/** Events handed to the queue at a time (packed into a few messages). */
+const PER_SEND = 200;
+/** A send waits this long for more events, so a rush's events share sends rather than each making one. */
+const GATHER_MS = 100;
 
 export class Publisher {
   readonly backoff = new Backoff();
@@ -60,7 +62,7 @@ export class Publisher {
   flush(retry = false): Promise<unknown> {
     if (this.#running) return this.#running;
     if (this.backoff.waiting && !retry) return Promise.resolve();
-    this.#running = this.#drain()
+    this.#running = this.#drain(!retry)
       .catch((err) => logError("publishing events stopped", {}, err))
       .finally(() => {
         this.#running = undefined;
@@ -68,12 +70,16 @@ export class Publisher {
     return this.#running;
   }
 
-  async #drain(): Promise<void> {
+  async #drain(gather: boolean): Promise<void> {
     for (;;) {
+      if (gather) await scheduler.wait(GATHER_MS);
       const rows = pendingEvents(this.db, PER_SEND);
       if (rows.length === 0) return;
       try {
-        await withTimeout(this.queue.sendBatch(rows.map((r) => ({ body: { kind: "event", event: asEvent(r) } }))));
+        // A failure part way sends the first ones again later: delivery is at least once anyway.
+        for (const send of packEvents(rows.map(asEvent))) {
+          await withTimeout(this.queue.sendBatch(send.map((body) => ({ body }))));
+        }
       } catch (err) {
         const delay = this.backoff.failed();
         logError("sending events to the queue failed", { events: rows.length, retry_in_ms: delay }, err);
@@ -85,6 +91,7 @@ export class Publisher {
         this.db,
         rows.map((r) => r.seq),
       );
+      gather = rows.length < PER_SEND; // a full send: more are waiting already
     }
   }
 }

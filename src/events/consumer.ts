@@ -3,7 +3,7 @@ import * as hooks from "../db/webhooks";
 import { logError } from "../do/backoff";
 import { toTicket } from "../present";
 import { sign } from "./signing";
-import type { EventType, QueueMessage, WebhookEvent } from "./types";
+import { type EventType, packEvents, type QueueMessage, type WebhookEvent } from "./types";
 
 // The queue's consumer: an event is fanned out to the endpoints that want it
 // (one delivery each, recorded in D1), and each delivery is attempted with
@@ -22,12 +22,12 @@ export const retryDelay = (attempts: number) => Math.min(60 * 2 ** (attempts - 1
 
 export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promise<void> {
   const retry = (msg: Message<QueueMessage>) => msg.retry({ delaySeconds: retryDelay(msg.attempts) });
-  const events: Message<QueueMessage & { kind: "event" }>[] = [];
+  const events: Message<QueueMessage & { kind: "events" }>[] = [];
   const work = batch.messages.map(async (msg) => {
     const body = msg.body;
     try {
       if (batch.queue === DEAD_LETTER_QUEUE) await buried(env, body);
-      else if (body.kind === "event") return events.push(msg as Message<typeof body>);
+      else if (body.kind === "events") return events.push(msg as Message<typeof body>);
       // Past the last retry the queue moves it to the dead-letter queue.
       else if (!(await attempt(env, body.delivery_id, msg.attempts))) return retry(msg);
       msg.ack();
@@ -41,7 +41,7 @@ export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promis
   try {
     await fanOut(
       env,
-      events.map((m) => m.body.event),
+      events.flatMap((m) => m.body.events),
     );
     for (const m of events) m.ack();
   } catch (err) {
@@ -111,8 +111,9 @@ async function attempt(env: Env, deliveryId: string, attempts: number): Promise<
 
 /** A message that exhausted its retries. */
 async function buried(env: Env, msg: QueueMessage): Promise<void> {
-  if (msg.kind === "event") {
-    logError("an event could not be fanned out to its webhooks", { event_id: msg.event.id }, "retries exhausted");
+  if (msg.kind === "events") {
+    const ids = msg.events.map((e) => e.id);
+    logError("events could not be fanned out to their webhooks", { event_ids: ids }, "retries exhausted");
     return;
   }
   await hooks.setDeliveryStatus(database(env.DB), msg.delivery_id, "dead");
@@ -136,7 +137,7 @@ export async function sendCreations(env: Env): Promise<void> {
         data: toTicket(ticket),
       }),
     );
-    await env.EVENTS.sendBatch(events.map((event) => ({ body: { kind: "event", event } })));
+    for (const send of packEvents(events)) await env.EVENTS.sendBatch(send.map((body) => ({ body })));
     await hooks.forgetCreations(
       db,
       events.map((e) => e.id),

@@ -32,7 +32,45 @@ export interface EventDraft {
 }
 
 export type QueueMessage =
-  | { kind: "event"; event: WebhookEvent } // to be fanned out to the endpoints that want it
+  | { kind: "events"; events: WebhookEvent[] } // to be fanned out to the endpoints that want them
   | { kind: "delivery"; delivery_id: string }; // to one endpoint: its attempts are this message's
+
+/** The queue takes at most 128 KB a message and 256 KB a send. */
+const MESSAGE_BYTES = 100_000;
+const SEND_BYTES = 200_000;
+const utf8 = new TextEncoder();
+
+/**
+ * Events as queue sends: many to a message, so a rush's events make a few
+ * messages rather than one each, within the queue's limits. In order.
+ */
+export function packEvents(events: WebhookEvent[]): QueueMessage[][] {
+  const sends: QueueMessage[][] = [];
+  let send: QueueMessage[] = [];
+  let sendBytes = 0;
+  let message: WebhookEvent[] = [];
+  let messageBytes = 0;
+  const close = () => {
+    if (message.length === 0) return;
+    if (sendBytes + messageBytes > SEND_BYTES) {
+      sends.push(send);
+      send = [];
+      sendBytes = 0;
+    }
+    send.push({ kind: "events", events: message });
+    sendBytes += messageBytes;
+    message = [];
+    messageBytes = 0;
+  };
+  for (const event of events) {
+    const bytes = utf8.encode(JSON.stringify(event)).length + 1;
+    if (messageBytes + bytes > MESSAGE_BYTES) close();
+    message.push(event);
+    messageBytes += bytes;
+  }
+  close();
+  if (send.length > 0) sends.push(send);
+  return sends;
+}
 
 export const newId = (prefix: "evt" | "dlv") => `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
