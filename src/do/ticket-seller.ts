@@ -216,29 +216,34 @@ export class TicketSeller extends DurableObject<Env> {
   }
 
   /** Cancels one entry before its check-in: one unit back; the purchase is cancelled with its last entry. */
-  async cancelEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
-    return this.#withTicket(ticketId, async (t, now) => {
-      const e = findEntry(this.#db, entryId);
-      const p = e && store.findPurchase(this.#db, e.purchase_id);
-      if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
-      const refused = entryRefusal(p, e, actor);
-      if (refused) return refused;
-      const { entry } = cancelEntry(this.#db, t, p, e, now);
-      await this.#written(entry.version);
-      return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
-    });
+  cancelEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
+    return this.#changeEntry(ticketId, entryId, actor, (t, p, e, now) => cancelEntry(this.#db, t, p, e, now).entry);
   }
 
   /** A new code for an entry: the old one is revoked, a new entry takes its place. */
-  async reissueEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
+  reissueEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
+    return this.#changeEntry(ticketId, entryId, actor, (t, p, e, now) =>
+      canReissue(this.#db, p.id)
+        ? reissueEntry(this.#db, t, p, e, now)
+        : ({ ok: false, code: "reissue_limit" } as const),
+    );
+  }
+
+  /** A change of an entry its owner (or the admin) asks for; answered once it is projected. */
+  #changeEntry(
+    ticketId: number,
+    entryId: number,
+    actor: Actor,
+    change: (t: TicketRow, p: PurchaseRow, e: EntryRow, now: string) => EntryRow | Rejection,
+  ): Promise<EntryOutcome> {
     return this.#withTicket(ticketId, async (t, now) => {
       const e = findEntry(this.#db, entryId);
       const p = e && store.findPurchase(this.#db, e.purchase_id);
       if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
       const refused = entryRefusal(p, e, actor);
       if (refused) return refused;
-      if (!canReissue(this.#db, p.id)) return { ok: false, code: "reissue_limit" } as const;
-      const entry = reissueEntry(this.#db, t, p, e, now);
+      const entry = change(t, p, e, now);
+      if ("ok" in entry) return entry;
       await this.#written(entry.version);
       return { ok: true, entry, ticket_id: t.id, game_id: t.game_id, user_id: p.user_id };
     });
