@@ -24,20 +24,23 @@ export function fakeStripe() {
   const replies = new Map<string, { params: string; reply: Reply }>(); // by Idempotency-Key
   const failures = new Map<string, { left: number; lost: boolean }>(); // path prefix → calls left to fail
   const sessions = new Map<string, unknown>();
-  const refunded = new Set<string>(); // payment intents
+  const charged = new Map<string, number>(); // payment intent → amount paid, for sessions made here
+  const refunds = new Map<string, { id: string; amount: number; metadata: Record<string, string> }[]>(); // by intent
   let next = 0;
   const error = (status: number, type: string, message: string, code?: string): Reply => ({
     status,
     body: { error: { type, code, message } },
   });
 
-  function answer(method: string, path: string, form: Record<string, string>): Reply {
+  function answer(method: string, path: string, form: Record<string, string>, query: URLSearchParams): Reply {
     if (method === "POST" && path === "/v1/checkout/sessions") {
       const lead = Number(form.expires_at) - Date.now() / 1000;
       if (!(lead >= 30 * 60 - 5 && lead <= 24 * 3600)) {
         return error(400, "invalid_request_error", "expires_at must be 30 minutes to 24 hours ahead");
       }
       const id = `cs_test_${++next}`;
+      const amount = Number(form["line_items[0][quantity]"]) * Number(form["line_items[0][price_data][unit_amount]"]);
+      charged.set(`pi_test_${form.client_reference_id}`, amount);
       const session = {
         object: "checkout.session",
         id,
@@ -47,6 +50,8 @@ export function fakeStripe() {
         metadata: { purchase_id: form["metadata[purchase_id]"], ticket_id: form["metadata[ticket_id]"] },
         payment_status: "unpaid",
         payment_intent: `pi_test_${form.client_reference_id}`,
+        amount_total: amount,
+        currency: form["line_items[0][price_data][currency]"],
       };
       sessions.set(id, session);
       return { status: 200, body: session };
@@ -58,11 +63,32 @@ export function fakeStripe() {
       return { status: 200, body: match[2] ? { ...(session as object), status: "expired" } : session };
     }
     if (method === "POST" && path === "/v1/refunds") {
-      if (refunded.has(form.payment_intent!)) {
+      // As Stripe: refunds of a payment add up to at most what it charged (when known here).
+      const made = refunds.get(form.payment_intent!) ?? [];
+      const back = made.reduce((n, r) => n + r.amount, 0);
+      const paid = charged.get(form.payment_intent!);
+      const amount = form.amount === undefined ? (paid ?? 0) - back : Number(form.amount);
+      if (paid !== undefined && back >= paid) {
         return error(400, "invalid_request_error", "already refunded", "charge_already_refunded");
       }
-      refunded.add(form.payment_intent!);
-      return { status: 200, body: { object: "refund", id: `re_test_${++next}`, payment_intent: form.payment_intent } };
+      if (paid !== undefined && back + amount > paid) {
+        return error(400, "invalid_request_error", "amount greater than unrefunded", "amount_too_large");
+      }
+      const metadata = Object.fromEntries(
+        Object.entries(form).flatMap(([k, v]) => (k.startsWith("metadata[") ? [[k.slice(9, -1), v]] : [])),
+      );
+      const refund = {
+        object: "refund",
+        id: `re_test_${++next}`,
+        payment_intent: form.payment_intent,
+        amount,
+        metadata,
+      };
+      refunds.set(form.payment_intent!, [...made, refund]);
+      return { status: 200, body: refund };
+    }
+    if (method === "GET" && path === "/v1/refunds") {
+      return { status: 200, body: { object: "list", data: refunds.get(query.get("payment_intent") ?? "") ?? [] } };
     }
     return error(404, "invalid_request_error", "unknown path");
   }
@@ -99,7 +125,7 @@ export function fakeStripe() {
     } else if (earlier) {
       reply = earlier.reply;
     } else {
-      reply = answer(request.method, url.pathname, form);
+      reply = answer(request.method, url.pathname, form, url.searchParams);
       if (key) replies.set(key, { params, reply });
     }
     // A lost answer: Stripe did the work, the connection broke mid-answer.

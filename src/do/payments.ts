@@ -54,18 +54,18 @@ export function decidePayment(db: Store, t: TicketRow, event: PaymentEvent, now:
     return ignore();
   }
   const refunds = refundsOf(db, p.id);
+  // A payment is its session (a session is paid once) or its intent, whichever an event names.
   const samePayment = (intent: string | null, session: string | null) =>
-    (event.paymentIntent !== null && intent === event.paymentIntent) ||
-    (event.paymentIntent === null && session === event.sessionId);
+    session === event.sessionId || (event.paymentIntent !== null && intent === event.paymentIntent);
   const handled =
-    (p.payment_intent !== null && samePayment(p.payment_intent, p.checkout_session_id)) ||
+    samePayment(p.payment_intent, p.paid_session_id) ||
     refunds.some(
       (r) =>
         (r.reason === "late_payment" || r.reason === "second_payment") && samePayment(r.payment_intent, r.session_id),
     );
   if (handled) return ignore();
-  const intent = event.paymentIntent ?? undefined;
-  if (p.status === "held") return { result: "confirmed", p: confirmPurchase(db, t, p, now, intent, event.id) };
+  const paid = { intent: event.paymentIntent, session: event.sessionId };
+  if (p.status === "held") return { result: "confirmed", p: confirmPurchase(db, t, p, now, paid, event.id) };
   // A purchase that never admitted anyone nor had money back takes its units again; one confirmed and then
   // cancelled (its entries cancelled with it) is refunded instead.
   const retake =
@@ -73,10 +73,13 @@ export function decidePayment(db: Store, t: TicketRow, event: PaymentEvent, now:
     refunds.length === 0 &&
     p.currency === t.currency &&
     !retakeRefusal(t, p, unitsOf(db, p.user_id));
-  if (retake) return { result: "confirmed", p: confirmPurchase(db, t, p, now, intent, event.id) };
+  if (retake) return { result: "confirmed", p: confirmPurchase(db, t, p, now, paid, event.id) };
   // Paid after the hold ended with its units gone, or paid again for a purchase settled otherwise: give it back.
   const settled =
-    p.status === "confirmed" || p.payment_intent !== null || refunds.some((r) => r.reason === "late_payment");
+    p.status === "confirmed" ||
+    p.paid_session_id !== null ||
+    p.payment_intent !== null ||
+    refunds.some((r) => r.reason === "late_payment");
   db.transaction(() => {
     insertRefund(db, {
       purchase_id: p.id,

@@ -1,4 +1,4 @@
-import { refundPayment, retrieveCheckoutSession, StripeError } from "../payments/stripe";
+import { findRefund, refundPayment, retrieveCheckoutSession, StripeError } from "../payments/stripe";
 import { logError } from "./backoff";
 import { purchaseEvent } from "./events";
 import type { PurchaseRow, RefundReason, RefundRow, TicketRow } from "./schema";
@@ -20,12 +20,13 @@ import {
 
 /** Inside a change: `units` of a purchase paid through Stripe go back, so their price is to be refunded. */
 export function refundUnits(db: Store, p: PurchaseRow, units: number, reason: RefundReason, now: string): void {
-  if (!p.payment_intent || units === 0) return; // not paid through Stripe: nothing to give back
+  // Not paid through Stripe (purchases paid before sessions were recorded have their intent): nothing to give back.
+  if ((!p.paid_session_id && !p.payment_intent) || units === 0) return;
   insertRefund(db, {
     purchase_id: p.id,
     reason,
     payment_intent: p.payment_intent,
-    session_id: p.checkout_session_id,
+    session_id: p.paid_session_id,
     amount_minor: units * p.unit_price_minor,
     currency: p.currency,
     created_at: now,
@@ -114,18 +115,25 @@ export class Refunder {
         if (!intent) throw new Error("the session has no payment to refund");
         updateRefund(this.db, r.id, { payment_intent: intent });
       }
-      const made = await refundPayment(secretKey, {
-        key: `purchase-${r.purchase_id}-refund-${r.id}-${r.attempt}`,
-        paymentIntent: intent,
-        amountMinor: r.amount_minor,
-        currency: r.currency,
-      });
+      const name = `purchase-${r.purchase_id}-refund-${r.id}`;
+      // After a failure, Stripe may have made it all the same (a 5xx's outcome is unknown): look first.
+      const made =
+        (r.failures > 0 ? await findRefund(secretKey, intent, name) : undefined) ??
+        (await refundPayment(secretKey, {
+          name,
+          key: `${name}-${r.attempt}`,
+          paymentIntent: intent,
+          amountMinor: r.amount_minor,
+          currency: r.currency,
+        }));
       this.settle({ ...r, payment_intent: intent }, made.id);
     } catch (err) {
       const failures = r.failures + 1;
       const delay = Math.min(MIN_DELAY_MS * 2 ** (failures - 1), MAX_DELAY_MS);
       updateRefund(this.db, r.id, {
         failures,
+        // Stripe answered (and keeps that answer for the key): the next try, after looking, is a new request.
+        // No answer: the next one asks the same, so Stripe answers what it did.
         attempt: err instanceof StripeError ? r.attempt + 1 : r.attempt,
         last_error: String(err).slice(0, 500),
         retry_at: new Date(Date.now() + delay).toISOString(),

@@ -98,14 +98,15 @@ export function expireHolds(db: Store, t: TicketRow, now: string): PurchaseRow[]
 
 /**
  * Confirms a held purchase, or one whose hold ended (taking its units again).
- * `eventId`: the payment event this acts on, recorded as handled in the same transaction.
+ * `paid`: the Stripe payment that pays for it, and `eventId`: the payment
+ * event this acts on, recorded as handled in the same transaction.
  */
 export function confirmPurchase(
   db: Store,
   t: TicketRow,
   p: PurchaseRow,
   now: string,
-  paymentIntent?: string,
+  paid?: { intent: string | null; session: string },
   eventId?: string,
 ) {
   const units = p.status === "held" ? { held: -p.quantity, sold: p.quantity } : { sold: p.quantity };
@@ -116,7 +117,7 @@ export function confirmPurchase(
     p,
     now,
     units,
-    paymentIntent ? { ...fields, payment_intent: paymentIntent } : fields,
+    paid ? { ...fields, payment_intent: paid.intent, paid_session_id: paid.session } : fields,
     eventId,
     (row, version) => ({
       entries: createEntries(db, row, now, version),

@@ -101,6 +101,8 @@ export const purchases = sqliteTable(
     checkout_expires_at: text(),
     checkout_params: text(), // JSON: the return URLs of the session asked for
     payment_intent: text(),
+    // The Checkout Session that paid it: its payment's identity until (and after) Stripe names the intent.
+    paid_session_id: text(),
     refund_id: text(), // the latest refund Stripe made for it
     held_until: text(), // a hold's own end, before a checkout lengthened it to its session's
     returned: integer().notNull().default(0), // units given back by cancelling single entries

@@ -215,6 +215,7 @@ export type NewPurchase = Omit<
   | "refund_id"
   | "returned"
   | "refunded_minor"
+  | "paid_session_id"
 >;
 export const insertPurchase = (db: Store, row: NewPurchase): PurchaseRow => q(db).insertPurchase.get(row)!;
 

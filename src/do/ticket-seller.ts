@@ -75,6 +75,7 @@ export type Purchase = Omit<
   | "checkout_url"
   | "checkout_expires_at"
   | "payment_intent"
+  | "paid_session_id"
   | "refund_id"
   | "held_until"
 > & { ticket_id: number; game_id: number };
@@ -104,7 +105,7 @@ const notFound: Rejection = { ok: false, code: "purchase_not_found" };
 
 function asPurchase(t: TicketRow, p: PurchaseRow): Purchase {
   const { idem_principal, idem_key, idem_hash, checkout_session_id, checkout_url, checkout_expires_at, ...rest } = p;
-  const { payment_intent, refund_id, held_until, ...shown } = rest;
+  const { payment_intent, paid_session_id, refund_id, held_until, ...shown } = rest;
   return { ...shown, ticket_id: t.id, game_id: t.game_id };
 }
 
@@ -370,9 +371,11 @@ export class TicketSeller extends DurableObject<Env> {
       // the next attempt asks afresh. No answer: a session may exist, so the hold lasts as long, and the
       // next attempt asks for the same one.
       const current = store.findPurchase(this.#db, p.id)!;
+      // (A concurrent call of the same attempt may have recorded the session meanwhile: it stands.)
       if (
         err instanceof StripeError &&
         current.checkout_params &&
+        !current.checkout_session_id &&
         current.checkout_expires_at === p.checkout_expires_at
       ) {
         const ends = current.status === "held" ? (current.held_until ?? current.expires_at) : current.expires_at;
@@ -389,7 +392,13 @@ export class TicketSeller extends DurableObject<Env> {
       void expireCheckoutSession(secretKey, session.id).catch(() => {});
       return { ok: false, code: "invalid_state", status: now.status };
     }
-    const recorded = amendPurchase(this.#db, t, now, { checkout_session_id: session.id, checkout_url: session.url });
+    // The hold lasts as long as the session the buyer is sent to, whatever a concurrent failed attempt did.
+    const recorded = amendPurchase(this.#db, t, now, {
+      checkout_session_id: session.id,
+      checkout_url: session.url,
+      expires_at: now.checkout_expires_at,
+    });
+    this.#holdsChanged(recorded.expires_at);
     await this.#written(recorded.version);
     return { ok: true, session: sessionOf(recorded) };
   }

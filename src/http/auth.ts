@@ -101,7 +101,8 @@ async function jwks(url: string, kid: string | undefined): Promise<HonoJsonWebKe
   try {
     return await fetchJwks(url);
   } catch (err) {
-    if (cached && age < JWKS_STALE_MS) return cached.keys;
+    // Keys we have go on verifying; a key we lack (a rotation) cannot be told apart from a forged one now.
+    if (cached && known && age < JWKS_STALE_MS) return cached.keys;
     console.error(JSON.stringify({ level: "error", message: "fetching the JWKS failed", error: String(err) }));
     throw new ApiError(
       503,
@@ -133,6 +134,7 @@ async function verifyToken(token: string, env: Env): Promise<Principal> {
       }
       payload = await verify(token, await hs256Key(env.JWT_SECRET), { alg: "HS256", ...verification });
     } else {
+      if (alg !== "RS256" && alg !== "ES256") throw new Error(`alg ${alg} is not accepted`);
       if (!env.JWKS_URL) {
         misconfigured("JWKS_URL is not set: RS256/ES256 user tokens are refused.");
         throw new Error("no JWKS");

@@ -121,6 +121,8 @@ export const expireCheckoutSession = (secretKey: string, sessionId: string) =>
   call<CheckoutSession>(secretKey, `/checkout/sessions/${encodeURIComponent(sessionId)}/expire`, {});
 
 export interface RefundRequest {
+  /** Names the refund, whatever the attempt: kept in its metadata, so a refund made can be found. */
+  name: string;
   /** Names this refund and attempt: the same key after a lost answer asks for the very same refund. */
   key: string;
   paymentIntent: string;
@@ -137,13 +139,27 @@ export async function refundPayment(secretKey: string, r: RefundRequest) {
     return await call<{ id: string }>(
       secretKey,
       "/refunds",
-      { payment_intent: r.paymentIntent, amount: toStripeAmount(r.amountMinor, r.currency) },
+      {
+        payment_intent: r.paymentIntent,
+        amount: toStripeAmount(r.amountMinor, r.currency),
+        metadata: { refund: r.name },
+      },
       r.key,
     );
   } catch (err) {
     if (err instanceof StripeError && err.type === "charge_already_refunded") return { id: "already_refunded" };
     throw err;
   }
+}
+
+/** The refund named `name` among a payment's refunds, if Stripe made it. */
+export async function findRefund(secretKey: string, paymentIntent: string, name: string) {
+  const list = await call<{ data: { id: string; metadata?: Record<string, string> }[] }>(
+    secretKey,
+    `/refunds?payment_intent=${encodeURIComponent(paymentIntent)}&limit=100`,
+    null,
+  );
+  return list.data.find((r) => r.metadata?.refund === name);
 }
 
 const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");

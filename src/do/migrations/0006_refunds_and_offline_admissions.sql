@@ -23,4 +23,5 @@ ALTER TABLE `entries` ADD `ended_at` text;--> statement-breakpoint
 ALTER TABLE `entries` ADD `replaces` integer;--> statement-breakpoint
 CREATE INDEX `entries_replaces_idx` ON `entries` (`replaces`);--> statement-breakpoint
 ALTER TABLE `purchases` ADD `refunded_minor` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `purchases` ADD `paid_session_id` text;--> statement-breakpoint
 ALTER TABLE `purchases` ADD `held_until` text;
