@@ -44,7 +44,7 @@ app.use(
         : null,
     allowMethods: ["GET", "POST", "PATCH", "DELETE"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", BOOKMARK_HEADER],
-    exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing", BOOKMARK_HEADER],
+    exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing", "Idempotent-Replayed", BOOKMARK_HEADER],
     maxAge: 600,
   }),
 );

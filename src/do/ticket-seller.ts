@@ -76,7 +76,8 @@ export type Purchase = Omit<
   | "payment_intent"
   | "refund_id"
 > & { ticket_id: number; game_id: number };
-export type PurchaseOutcome = { ok: true; purchase: Purchase } | Rejection;
+/** `replayed`: the answer of an earlier order with the same Idempotency-Key. */
+export type PurchaseOutcome = { ok: true; purchase: Purchase; replayed?: true } | Rejection;
 export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[] } | Rejection;
 export type ScanOutcome = { ok: true; answers: ScanAnswer[] } | Rejection;
 export type EntryOutcome =
@@ -462,8 +463,10 @@ export class TicketSeller extends DurableObject<Env> {
         async (t, now): Promise<PurchaseOutcome | "no ids"> => {
           const key = order.idempotency;
           const stored = key && store.findByKey(this.#db, key.principal, key.key);
-          if (stored)
-            return stored.idem_hash === key.hash ? this.#answer(t, stored) : { ok: false, code: "key_reused" };
+          if (stored) {
+            if (stored.idem_hash !== key.hash) return { ok: false, code: "key_reused" };
+            return { ...(await this.#answer(t, stored)), replayed: true };
+          }
           const bought = t.max_per_user === null ? 0 : store.unitsOf(this.#db, order.user_id);
           const refused = saleRefusal(t, now, bought, order.quantity);
           if (refused) return refused;
@@ -506,7 +509,7 @@ export class TicketSeller extends DurableObject<Env> {
   }
 
   /** The answer with a purchase: sent once D1 holds it (boundedly). */
-  async #answer(t: TicketRow, p: PurchaseRow): Promise<PurchaseOutcome> {
+  async #answer(t: TicketRow, p: PurchaseRow): Promise<{ ok: true; purchase: Purchase }> {
     await this.#written(p.version);
     return { ok: true, purchase: asPurchase(t, p) };
   }
