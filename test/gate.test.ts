@@ -310,6 +310,13 @@ describe("GET /games/{game_id}/gate-sync", () => {
       [entries[2]!.id, "revoked"],
     ]);
     expect((await sync(next.cursor)).changes).toEqual([]);
+    const asAdminToo = await api(`/games/${ticket.game_id}/gate-sync?since=${start.cursor}`, { headers: asAdmin });
+    expect(((await asAdminToo.json()) as { changes: unknown[] }).changes).toEqual(next.changes);
+    await expectProblem(
+      await api(`/games/${ticket.game_id}/gate-sync`, { headers: await asUser(7) }),
+      403,
+      "forbidden",
+    );
     await expectProblem(
       await api(`/games/${ticket.game_id}/gate-sync`, { headers: await asGate([ticket.game_id + 1]) }),
       403,
