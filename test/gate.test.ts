@@ -99,6 +99,18 @@ describe("POST /checkins", () => {
     }
   });
 
+  it("shows the scanner which ticket the entry is for", async () => {
+    const ticket = await createTicket({ name: "Family Corner", type: "child" });
+    const purchase = (await buy({ user_id: 7, ticket_id: ticket.id })).body as { id: number };
+    const read = await api(`/purchases/${purchase.id}`, { headers: asAdmin });
+    const { entries } = (await read.json()) as { entries: Entry[] };
+    const gate = await asGate([ticket.game_id]);
+    const shown = { id: ticket.id, name: "Family Corner", type: "child" };
+    expect(await scan(entries[0]!.code!, gate)).toMatchObject({ result: "admitted", ticket: shown });
+    expect(await scan(entries[0]!.code!, gate)).toMatchObject({ reason: "already_checked_in", ticket: shown });
+    expect((await scan("not a code", gate)).ticket).toBeNull();
+  });
+
   it("answers the same nonce with the identical answer", async () => {
     const { ticket, entries } = await bought();
     const gate = await asGate([ticket.game_id]);
@@ -261,7 +273,7 @@ describe("POST /checkins/batch (offline scans)", () => {
     expect(res.status).toBe(200);
     const { answers } = (await res.json()) as { answers: (Answer & { nonce: string })[] };
     expect(answers.map((a) => a.nonce)).toEqual(scans.map((s) => s.nonce));
-    expect(answers[1]).toMatchObject({ result: "admitted", checked_in_at: at(10) });
+    expect(answers[1]).toMatchObject({ result: "admitted", checked_in_at: at(10), ticket: { id: ticket.id } });
     expect(answers[0]).toMatchObject({
       result: "rejected",
       reason: "already_checked_in",
@@ -270,7 +282,7 @@ describe("POST /checkins/batch (offline scans)", () => {
       first_gate: "north",
     });
     expect(answers[2]).toMatchObject({ result: "admitted", checked_in_at: at(15) });
-    expect(answers[3]).toMatchObject({ result: "rejected", reason: "invalid" });
+    expect(answers[3]).toMatchObject({ result: "rejected", reason: "invalid", ticket: null });
     // The same upload again answers the same (nonces).
     const again = (await (await postJson("/checkins/batch", { scans }, gate)).json()) as { answers: Answer[] };
     expect(again.answers).toEqual(answers);

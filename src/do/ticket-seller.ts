@@ -79,7 +79,8 @@ export type Purchase = Omit<
 /** `replayed`: the answer of an earlier order with the same Idempotency-Key. */
 export type PurchaseOutcome = { ok: true; purchase: Purchase; replayed?: true } | Rejection;
 export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[] } | Rejection;
-export type ScanOutcome = { ok: true; answers: ScanAnswer[] } | Rejection;
+/** `ticket`: what the scanner shows with the answer (a socio stand, a child's ticket). */
+export type ScanOutcome = { ok: true; answers: ScanAnswer[]; ticket: { name: string; type: string } } | Rejection;
 export type EntryOutcome =
   | { ok: true; entry: EntryRow; ticket_id: number; game_id: number; user_id: number }
   | Rejection;
@@ -199,7 +200,7 @@ export class TicketSeller extends DurableObject<Env> {
       }
       const versions = [...answers.values()].map((a) => a.entry?.version ?? 0);
       await this.#written(Math.max(0, ...versions));
-      return { ok: true, answers: batch.map((scan) => answers.get(scan)!) };
+      return { ok: true, answers: batch.map((scan) => answers.get(scan)!), ticket: { name: t.name, type: t.type } };
     });
   }
 
