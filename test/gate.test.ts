@@ -16,6 +16,7 @@ interface Answer {
   result: "admitted" | "rejected";
   reason?: string;
   entry: { id: number; status: string; checked_in_gate: string | null } | null;
+  ticket: { id: number; name: string; type: string } | null;
   checked_in_at: string | null;
   first_checked_in_at?: string;
   first_gate?: string | null;
