@@ -303,6 +303,27 @@ describe("POST /checkins/batch (offline scans)", () => {
   });
 });
 
+describe("GET /entries/{entry_id}/qr.svg", () => {
+  it("draws the entry's code for its owner and the admin only; a cancelled entry has none", async () => {
+    const { entries } = await bought(2);
+    const image = await api(`/entries/${entries[0]!.id}/qr.svg`, { headers: await asUser(7) });
+    expect(image.status).toBe(200);
+    expect(image.headers.get("Content-Type")).toBe("image/svg+xml");
+    expect(image.headers.get("Cache-Control")).toBe("private, no-store");
+    const svg = await image.text();
+    expect(svg).toMatch(/^<svg [^>]*viewBox="-4 -4 \d+ \d+"[^>]*><rect [^>]*fill="#fff"><\/rect><path d="M/); // e2e decodes it
+    const byAdmin = await api(`/entries/${entries[0]!.id}/qr.svg`, { headers: asAdmin });
+    expect(await byAdmin.text()).toBe(svg); // one code, one image
+    await expectProblem(await api(`/entries/${entries[0]!.id}/qr.svg`, { headers: await asUser(8) }), 403, "forbidden");
+    await expectProblem(await api(`/entries/${entries[0]!.id}/qr.svg`), 401, "unauthorized");
+    await expectProblem(await api(`/entries/${entries[0]!.id + 7}/qr.svg`, { headers: asAdmin }), 404, "not_found");
+    await expectProblem(await api("/entries/abc/qr.svg", { headers: asAdmin }), 400, "validation_error");
+    await postJson(`/entries/${entries[1]!.id}/cancel`, {}, asAdmin);
+    const cancelled = await api(`/entries/${entries[1]!.id}/qr.svg`, { headers: asAdmin });
+    expect(await expectProblem(cancelled, 409, "invalid_state")).toMatchObject({ entry_status: "cancelled" });
+  });
+});
+
 describe("GET /games/{game_id}/gate-sync", () => {
   it("feeds the game's check-ins, cancellations and revocations since a cursor", async () => {
     const { ticket, entries } = await bought(3);
