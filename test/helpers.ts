@@ -9,7 +9,8 @@ import { expect } from "vitest";
 export const BASE = "http://tickets.test";
 
 export async function api(path: string, init?: RequestInit): Promise<Response> {
-  const request = new Request(`${BASE}${path}`, init);
+  // The worker's own answer: a redirect is checked against the document, not followed.
+  const request = new Request(`${BASE}${path}`, { redirect: "manual", ...init });
   const response = await exports.default.fetch(request);
   await expectDocumented(request, response.clone());
   return response;

@@ -79,7 +79,7 @@ describe("GET /docs", () => {
   });
 
   it("is found from the root and with a trailing slash", async () => {
-    const root = await api("/", { redirect: "manual" });
+    const root = await api("/");
     expect(root.status).toBe(302);
     expect(root.headers.get("Location")).toBe("/docs");
     const slashed = await api("/docs/");
