@@ -1,4 +1,4 @@
-import type { EntryRow, TicketRow } from "./do/schema";
+import type { EntryRow, RefundRow, TicketRow } from "./do/schema";
 import type { Purchase } from "./do/ticket-seller";
 import { signCode } from "./gate/codes";
 import { entryKeys } from "./gate/keys";
@@ -62,6 +62,23 @@ export const toPurchase = (row: PurchaseView) => ({
   confirmed_at: row.confirmed_at,
   cancelled_at: row.cancelled_at,
   created_at: row.created_at,
+});
+
+/** A purchase as its ticket's object holds it, with what was given back of it. */
+export const toPurchaseDetail = (row: PurchaseView & Pick<Purchase, "refunded_minor">, refunds: RefundRow[]) => ({
+  ...toPurchase(row),
+  refunded_price: money(row.refunded_minor),
+  refunds: refunds.map(toRefund),
+});
+
+/** A refund of a purchase, as its owner and the admin see it. */
+export const toRefund = (r: RefundRow) => ({
+  amount: money(r.amount_minor),
+  currency: r.currency,
+  reason: r.reason,
+  status: r.status,
+  created_at: r.created_at,
+  refunded_at: r.refunded_at,
 });
 
 /**

@@ -5,11 +5,11 @@ import { api, asAdmin, asUser, buy, createTicket, expectProblem, postJson, userT
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
-async function rs256Token(claims: Record<string, unknown>) {
+async function rs256Token(claims: Record<string, unknown>, kid?: string) {
   const now = Math.floor(Date.now() / 1000);
   return sign(
     { iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat: now, exp: now + 600, ...claims },
-    env.TEST_RS256_PRIVATE_JWK,
+    kid ? { ...env.TEST_RS256_PRIVATE_JWK, kid } : env.TEST_RS256_PRIVATE_JWK,
     "RS256",
   );
 }
@@ -78,6 +78,29 @@ describe("authentication", () => {
       401,
       "unauthorized",
     );
+  });
+});
+
+describe("user tokens while the identity provider is down", () => {
+  it("answers 503 with Retry-After, never 401, when its keys cannot be fetched: fans are not logged out", async () => {
+    const { app } = await import("../src/index");
+    const token = await rs256Token({ sub: "5" });
+    const read = (jwksUrl: string) =>
+      app.fetch(new Request("http://tickets.test/tickets/user/5", { headers: bearer(token) }), {
+        ...env,
+        JWKS_URL: jwksUrl,
+      });
+    expect((await read(env.JWKS_URL)).status).toBe(404); // the provider is up: a good token (no purchases yet)
+    const down = await read("https://idp-down.test/.well-known/jwks.json"); // answers 502, as an outage would
+    await expectProblem(down, 503, "unavailable");
+    expect(down.headers.get("Retry-After")).toBeTruthy();
+    // A key the provider does not list is still refused as such.
+    const unknownKid = await rs256Token({ sub: "5" }, "not-a-listed-kid");
+    const refused = await app.fetch(
+      new Request("http://tickets.test/tickets/user/5", { headers: bearer(unknownKid) }),
+      env,
+    );
+    expect(refused.status).toBe(401);
   });
 });
 

@@ -246,7 +246,7 @@ describe("GET /purchases/{purchase_id}", () => {
     const { body } = await hold({ user_id: 50, ticket_id: ticket.id });
     const own = await api(`/purchases/${body.id}`, { headers: await asUser(50) });
     expect(own.status).toBe(200);
-    expect(await own.json()).toEqual({ ...body, entries: [] }); // entries come with confirmation
+    expect(await own.json()).toEqual({ ...body, entries: [], refunded_price: 0, refunds: [] }); // entries come with confirmation
     await expectProblem(await api(`/purchases/${body.id}`, { headers: await asUser(51) }), 403, "forbidden");
     await expectProblem(await api(`/purchases/${body.id}`), 401, "unauthorized");
     await expectProblem(await api("/purchases/987654321", { headers: asAdmin }), 404, "not_found");

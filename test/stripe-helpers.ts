@@ -31,7 +31,16 @@ export async function sign(payload: string, secret = SECRET, at = Math.floor(Dat
 let events = 0;
 export function event(
   type: string,
-  session: { id: string; purchaseId: number; ticketId: number; paid?: boolean; intent?: string },
+  session: {
+    id: string;
+    purchaseId: number;
+    ticketId: number;
+    paid?: boolean;
+    intent?: string;
+    /** What the session charged, in Stripe's units, with its (lower-case) currency. */
+    amount?: number;
+    currency?: string;
+  },
 ) {
   return JSON.stringify({
     id: `evt_test_${Date.now()}_${++events}`,
@@ -45,6 +54,7 @@ export function event(
         metadata: { purchase_id: String(session.purchaseId), ticket_id: String(session.ticketId) },
         payment_status: session.paid === false ? "unpaid" : "paid",
         payment_intent: session.intent ?? `pi_test_${session.purchaseId}`,
+        ...(session.amount === undefined ? {} : { amount_total: session.amount, currency: session.currency }),
       },
     },
   });

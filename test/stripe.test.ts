@@ -215,7 +215,7 @@ describe("POST /payments/stripe/webhook", () => {
     expect(await ticketNow(ticket.id)).toMatchObject({ sold: 2, held: 0 });
   });
 
-  it("refunds a payment that arrives after the units were sold to someone else, once, retrying a failed refund", async () => {
+  it("refunds a payment that arrives after the units were sold to someone else, once, retrying a failed refund from its alarm", async () => {
     const { ticket, hold, session } = await held(2, 2);
     vi.useFakeTimers({ toFake: ["Date"], now: Date.parse(session.expires_at) + 1_000 });
     expect((await buy({ user_id: 99, ticket_id: ticket.id, quantity: 2 })).status).toBe(200); // the units are gone
@@ -226,14 +226,20 @@ describe("POST /payments/stripe/webhook", () => {
       intent: `pi_late_${hold.id}`,
     });
     await failStripe("/v1/refunds");
-    const failed = await deliverSigned(payload);
-    expect(failed.status).toBe(503); // Stripe delivers it again
-    const res = await deliverSigned(payload);
-    expect(await res.json()).toEqual({ received: true, result: "refunded" });
-    expect((await deliverSigned(payload)).status).toBe(200); // handled: nothing more
+    const decided = await deliverSigned(payload);
+    expect(await decided.json()).toEqual({ received: true, result: "refunded" }); // recorded; Stripe refused this try
+    expect((await purchase(hold.id)).status).toBe("expired"); // refunded once Stripe has made it
+    expect(await (await deliverSigned(payload)).json()).toEqual({ received: true, result: "ignored" }); // decided already
+    vi.setSystemTime(Date.now() + 2_000); // the refund's retry is due
+    await runDurableObjectAlarm(sellerOf(ticket.id));
     const refunds = (await stripeRequests("/v1/refunds")).filter((r) => r.form.payment_intent === `pi_late_${hold.id}`);
     expect(refunds).toHaveLength(2); // the failed one, and its retry
-    expect(refunds[1]!.idempotencyKey).toMatch(new RegExp(`^purchase-${hold.id}-refund-\\d+$`));
+    // Stripe answered the first with an error, so nothing was made: the retry is a new request, with a new key.
+    expect(refunds.map((r) => r.idempotencyKey)).toEqual([
+      expect.stringMatching(new RegExp(`^purchase-${hold.id}-refund-\\d+-0$`)),
+      expect.stringMatching(new RegExp(`^purchase-${hold.id}-refund-\\d+-1$`)),
+    ]);
+    expect(refunds[1]!.form.amount).toBe("7100"); // 2 x 35.50
     expect((await purchase(hold.id)).status).toBe("refunded");
     expect(await ticketNow(ticket.id)).toMatchObject({ sold: 2, held: 0 });
   });

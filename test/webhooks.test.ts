@@ -325,6 +325,36 @@ describe("events in a rush", () => {
     expect(ids).toEqual(large.map((e) => e.id));
   });
 
+  it("sends entry.cancelled for each entry a cancelled purchase cancels", { timeout: 30_000 }, async () => {
+    const hook = await register(hookUrl("ok"), ["entry.cancelled", "purchase.cancelled"]);
+    const ticket = await createTicket({ stock: 5 });
+    const p = (await buy({ user_id: 7, ticket_id: ticket.id, quantity: 2 })).body as { id: number };
+    expect((await postJson(`/purchases/${p.id}/cancel`, {}, asAdmin)).status).toBe(200);
+    await receivedUntil(hook.url, (g) => g.length >= 3);
+    await scheduler.wait(1_500);
+    const got = events(await received(hook.url)).map((e) => [e.type, e.data.id, e.data.status]);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        ["purchase.cancelled", p.id, "cancelled"],
+        ["entry.cancelled", p.id * 1000 + 1, "cancelled"],
+        ["entry.cancelled", p.id * 1000 + 2, "cancelled"],
+      ]),
+    );
+    expect(got).toHaveLength(3);
+  });
+
+  it("tells a hold's new end when a checkout lengthens it (purchase.updated)", { timeout: 30_000 }, async () => {
+    const hook = await register(hookUrl("ok"), ["purchase.held", "purchase.updated"]);
+    const { hold, session } = await held();
+    await receivedUntil(hook.url, (g) => g.length >= 2);
+    await scheduler.wait(1_500);
+    const mine = events(await received(hook.url)).filter((e) => e.data.id === hold.id);
+    expect(mine.map((e) => [e.type, e.data.expires_at])).toEqual([
+      ["purchase.held", hold.expires_at],
+      ["purchase.updated", session.expires_at],
+    ]);
+  });
+
   it("sends purchase.refunded only for a purchase that ends refunded", { timeout: 30_000 }, async () => {
     const hook = await register(hookUrl("ok"), ["purchase.confirmed", "purchase.refunded"]);
     const paid = (h: Awaited<ReturnType<typeof held>>, intent: string) =>

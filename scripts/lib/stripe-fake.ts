@@ -3,7 +3,7 @@
 // form-encoded requests with the secret key, JSON answers, an Idempotency-Key's
 // first answer kept and replayed (errors included), the key refused with other
 // parameters, a session's expires_at 30 minutes to 24 hours ahead, a payment
-// refunded once. Its events look like Stripe's and are signed as Stripe signs
+// refunded up to what it charged. Its events look like Stripe's and are signed as Stripe signs
 // them. The tests serve it to the worker's outbound fetch (test/fake-stripe.ts);
 // `npm run stripe:fake` serves it over HTTP (startStripeFake, below).
 import { createHmac } from "node:crypto";
@@ -42,7 +42,7 @@ const error = (status: number, type: string, message: string, code?: string): Re
 export function stripeCore(secretKey: string, checkoutBase: string) {
   const sessions = new Map<string, Session>();
   const replies = new Map<string, { params: string; reply: Reply }>(); // by Idempotency-Key
-  const refunded = new Set<string>(); // payment intents
+  const refunded = new Map<string, number>(); // by payment intent: the amount given back
   let next = 0;
 
   function answer(method: string, path: string, form: Record<string, string>): Reply {
@@ -86,11 +86,18 @@ export function stripeCore(secretKey: string, checkoutBase: string) {
       return { status: 200, body: shown(session) };
     }
     if (method === "POST" && path === "/v1/refunds") {
-      if (refunded.has(form.payment_intent!)) {
-        return error(400, "invalid_request_error", "already refunded", "charge_already_refunded");
+      const intent = form.payment_intent!;
+      const charged = [...sessions.values()].find((s) => s.payment_intent === intent)?.amount_total;
+      const before = refunded.get(intent) ?? 0;
+      const left = charged === undefined ? Number.POSITIVE_INFINITY : charged - before;
+      if (left <= 0) return error(400, "invalid_request_error", "already refunded", "charge_already_refunded");
+      const amount = form.amount === undefined ? left : Number(form.amount);
+      if (!(amount > 0 && amount <= left)) {
+        return error(400, "invalid_request_error", `amount must be 1 to ${left}`, "amount_too_large");
       }
-      refunded.add(form.payment_intent!);
-      return { status: 200, body: { object: "refund", id: `re_test_${++next}`, payment_intent: form.payment_intent } };
+      refunded.set(intent, before + amount);
+      const refund = { object: "refund", id: `re_test_${++next}`, payment_intent: intent, amount, status: "succeeded" };
+      return { status: 200, body: refund };
     }
     return error(404, "invalid_request_error", `Unrecognized request URL (${method}: ${path})`);
   }

@@ -1,8 +1,9 @@
 import { and, eq, max, sql } from "drizzle-orm";
 import type { EventDraft } from "../events/types";
 import { entryEvent, purchaseEvent } from "./events";
-import type { Actor, Rejection } from "./rules";
-import { type EntryRow, entries, type PurchaseRow, scans, type TicketRow } from "./schema";
+import { refundUnits } from "./refunds";
+import { type Actor, givingBackRefusal, type Rejection } from "./rules";
+import { type EntryRow, type EntryStatus, entries, type PurchaseRow, scans, type TicketRow } from "./schema";
 import { addUnits, change, type Entity, type Store, updatePurchase } from "./store";
 
 // Entries: one per person a confirmed purchase admits, and their scans at the
@@ -34,14 +35,13 @@ export function createEntries(db: Store, p: PurchaseRow, now: string, version: n
 }
 
 /** Inside a change: every entry of a purchase that is not yet in is cancelled with it. */
-export function cancelEntriesOf(db: Store, p: PurchaseRow, now: string, version: number): [Entity, number][] {
+export function cancelEntriesOf(db: Store, p: PurchaseRow, now: string, version: number): EntryRow[] {
   return db
     .update(entries)
-    .set({ status: "cancelled", updated_at: now, version })
+    .set({ status: "cancelled", ended_at: now, updated_at: now, version })
     .where(and(eq(entries.purchase_id, p.id), eq(entries.status, "valid")))
-    .returning({ id: entries.id })
-    .all()
-    .map((e): [Entity, number] => ["entry", e.id]);
+    .returning()
+    .all();
 }
 
 export const hasCheckedIn = (db: Store, purchaseId: number): boolean =>
@@ -90,8 +90,10 @@ export const findScan = (db: Store, scanner: string, nonce: string) =>
 /**
  * Decides a scan and records it, with the check-in it makes, in one
  * transaction. `offline`: the scan was made by a gate that could not ask,
- * and the person is already in; a second such admission of one entry is
- * recorded as a conflict.
+ * and the person is already in. Offline, the earliest admission of an entry
+ * wins whichever gate uploads first, and an admission made before the entry
+ * was cancelled or revoked is an admission: each is recorded and reported
+ * as a conflict, never lost.
  */
 export function decideScan(
   db: Store,
@@ -109,44 +111,72 @@ export function decideScan(
     checked_in_at: e?.checked_in_at ?? null,
     ...extra,
   });
+  const at = offline ? scan.scannedAt : null;
+  // What the answer writes: a first admission, or a correction of the time and gate of one.
+  let write: "admission" | "correction" | null = null;
   let answer: ScanAnswer;
-  const earliest =
-    offline && e?.status === "checked_in" && scan.scannedAt !== null && scan.scannedAt < e.checked_in_at!;
   if (scan.gameId !== t.game_id) answer = rejected("invalid", { entry: null, checked_in_at: null });
   else if (!e) answer = rejected(p && p.status !== "confirmed" ? "not_confirmed" : "invalid");
   else if (p?.status !== "confirmed" && e.status === "valid") answer = rejected("not_confirmed");
-  else if (e.status === "cancelled") answer = rejected("cancelled");
-  else if (e.status === "revoked") answer = rejected("revoked");
-  else if (earliest) {
+  else if (e.checked_in_at !== null && at !== null && at < e.checked_in_at) {
     // An offline admission earlier than the one recorded (uploaded later): the entry keeps the earliest.
-    answer = { result: "admitted", entry: e, checked_in_at: scan.scannedAt, conflict: true };
-  } else if (e.status === "checked_in") {
+    answer = { result: "admitted", entry: e, checked_in_at: at, conflict: true };
+    write = "correction";
+  } else if (e.checked_in_at !== null) {
     answer = rejected("already_checked_in", {
-      first_checked_in_at: e.checked_in_at!,
+      first_checked_in_at: e.checked_in_at,
       first_gate: e.checked_in_gate,
       ...(offline ? { conflict: true as const } : {}),
     });
-  } else answer = { result: "admitted", entry: e, checked_in_at: scan.scannedAt ?? now };
+  } else if (e.status === "cancelled" || e.status === "revoked") {
+    // Admitted offline before it was cancelled or revoked: the person is in.
+    const before = at !== null && e.ended_at !== null && at < e.ended_at;
+    answer = before
+      ? { result: "admitted", reason: e.status, entry: e, checked_in_at: at, conflict: true }
+      : rejected(e.status);
+    if (before) write = "admission";
+  } else {
+    answer = { result: "admitted", entry: e, checked_in_at: at ?? now };
+    write = "admission";
+  }
 
   return change(db, (version) => {
     const changed: [Entity, number][] = [];
     const events: EventDraft[] = [];
-    if (answer.result === "admitted") {
-      const first = !earliest; // a correction of the time and gate is not a new check-in
-      answer.entry = db
-        .update(entries)
-        .set({
-          status: "checked_in",
-          checked_in_at: answer.checked_in_at,
-          checked_in_gate: scan.gate ?? scan.scanner,
-          updated_at: now,
-          version,
-        })
-        .where(eq(entries.id, scan.entryId))
-        .returning()
-        .get()!;
-      changed.push(["entry", scan.entryId]);
-      if (first) events.push(entryEvent("entry.checked_in", t, answer.entry, p!.user_id));
+    if (write && e) {
+      const checkIn = (id: number, status: EntryStatus) =>
+        db
+          .update(entries)
+          .set({
+            status,
+            checked_in_at: answer.checked_in_at,
+            checked_in_gate: scan.gate ?? scan.scanner,
+            updated_at: now,
+            version,
+          })
+          .where(eq(entries.id, id))
+          .returning()
+          .get()!;
+      answer.entry = checkIn(e.id, e.status === "valid" ? "checked_in" : e.status);
+      changed.push(["entry", e.id]);
+      if (write === "admission") {
+        events.push(
+          entryEvent("entry.checked_in", t, answer.entry, p!.user_id, answer.conflict ? { conflict: true } : {}),
+        );
+        // The code that replaced a revoked one admits nobody more: its unit's holder is in.
+        for (
+          let next = e.status === "revoked" ? replacementOf(db, e.id) : undefined;
+          next;
+          next = replacementOf(db, next.id)
+        ) {
+          if (next.status === "valid") {
+            const used = checkIn(next.id, "checked_in");
+            changed.push(["entry", next.id]);
+            events.push(entryEvent("entry.checked_in", t, used, p!.user_id, { admitted_with: e.id }));
+          }
+          if (next.status !== "revoked") break;
+        }
+      }
     }
     db.insert(scans)
       .values({
@@ -160,6 +190,10 @@ export function decideScan(
     return { result: answer, changed, events };
   });
 }
+
+/** The entry a reissue made in place of `id`, if any. */
+const replacementOf = (db: Store, id: number): EntryRow | undefined =>
+  db.select().from(entries).where(eq(entries.replaces, id)).get();
 
 /** Undoes a check-in (a mistaken scan): the entry is valid again. */
 export function undoCheckIn(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string): EntryRow {
@@ -178,25 +212,42 @@ export function undoCheckIn(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow
   });
 }
 
-/** Why `actor` cannot change entry `e` of purchase `p` (cancel it or reissue its code), or null. */
-export function entryRefusal(p: PurchaseRow, e: EntryRow, actor: Actor): Rejection | null {
+/**
+ * Why `actor` cannot cancel entry `e` of purchase `p`, or null; "done" when it
+ * is cancelled already (a repeat answers it). Confirmed units go back only
+ * through the box office, as a purchase's do (see cancelRefusal).
+ */
+export function entryCancelRefusal(p: PurchaseRow, e: EntryRow, actor: Actor): Rejection | "done" | null {
+  const refused = givingBackRefusal(p, actor);
+  if (refused) return refused;
+  if (e.status === "cancelled") return "done";
+  return entryChangeRefusal(e);
+}
+
+/** Why `actor` cannot reissue entry `e` of purchase `p` (a new code for it), or null. */
+export function entryReissueRefusal(p: PurchaseRow, e: EntryRow, actor: Actor): Rejection | null {
   if (actor.role === "user" && actor.id !== p.user_id) {
     return { ok: false, code: "forbidden", reason: "You may only change your own entries." };
   }
+  return entryChangeRefusal(e);
+}
+
+const entryChangeRefusal = (e: EntryRow): Rejection | null => {
   if (e.status === "checked_in") return { ok: false, code: "checked_in" };
   if (e.status !== "valid") return { ok: false, code: "invalid_entry_state", status: e.status };
   return null;
-}
+};
 
 /**
- * Cancels one entry before its check-in: one unit goes back to the ticket;
- * a purchase whose entries are all cancelled is cancelled too.
+ * Cancels one entry before its check-in: one unit goes back to the ticket,
+ * and its price is to be refunded if it was paid through Stripe; a purchase
+ * whose entries are all cancelled is cancelled too.
  */
 export function cancelEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string) {
   return change(db, (version) => {
     const entry = db
       .update(entries)
-      .set({ status: "cancelled", updated_at: now, version })
+      .set({ status: "cancelled", ended_at: now, updated_at: now, version })
       .where(eq(entries.id, e.id))
       .returning()
       .get()!;
@@ -207,6 +258,7 @@ export function cancelEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow
       ...(allGone ? { status: "cancelled" as const, cancelled_at: now } : {}),
     });
     addUnits(db, { sold: -1 }, now, version);
+    refundUnits(db, p, 1, "entry_cancelled", now);
     return {
       result: { entry, purchase },
       changed: [
@@ -237,10 +289,13 @@ export const canReissue = (db: Store, purchaseId: number) =>
 export function reissueEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string): EntryRow {
   return change(db, (version) => {
     const last = lastEntryId(db, e.purchase_id);
-    db.update(entries).set({ status: "revoked", updated_at: now, version }).where(eq(entries.id, e.id)).run();
+    db.update(entries)
+      .set({ status: "revoked", ended_at: now, updated_at: now, version })
+      .where(eq(entries.id, e.id))
+      .run();
     const fresh = db
       .insert(entries)
-      .values({ id: last + 1, purchase_id: e.purchase_id, created_at: now, updated_at: now, version })
+      .values({ id: last + 1, purchase_id: e.purchase_id, replaces: e.id, created_at: now, updated_at: now, version })
       .returning()
       .get();
     return {

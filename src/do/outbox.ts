@@ -100,17 +100,17 @@ export class Outbox {
       }
       this.backoff.succeeded();
       this.#bookmark = newerBookmark(this.#bookmark, session.getBookmark());
-      store.markProjected(this.db, entries, ticket.clock);
-      const before = this.#projected;
+      // One change may touch more rows than a flush carries: it counts as projected once all of them are.
+      const done = store.markProjected(this.db, entries, ticket.clock);
       this.#projected = store.projectedVersion(this.db);
-      if (this.#projected <= before) {
+      if (done === 0) {
         // Cannot happen while every change takes a new version; never spin on D1 if it does.
-        logError("the outbox did not advance", { ticket_id: ticket.id, projected: before }, null);
+        logError("the outbox did not advance", { ticket_id: ticket.id, projected: this.#projected }, null);
         return;
       }
-      const done = this.#waiters.filter((w) => w.version <= this.#projected);
+      const settled = this.#waiters.filter((w) => w.version <= this.#projected);
       this.#waiters = this.#waiters.filter((w) => w.version > this.#projected);
-      for (const w of done) w.resolve();
+      for (const w of settled) w.resolve();
     }
   }
 

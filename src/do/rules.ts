@@ -20,6 +20,16 @@ export type Rejection =
   | { ok: false; code: "checked_in" }
   | { ok: false; code: "invalid_entry_state"; status: EntryStatus }
   | { ok: false; code: "reissue_limit" }
+  // Stripe cannot charge this amount in this currency: under its minimum, or cents in a currency without them.
+  | {
+      ok: false;
+      code: "not_chargeable";
+      currency: string;
+      reason: "below_minimum" | "fractional";
+      minimum_minor?: number;
+    }
+  // Its payment is given back (or being given back): it cannot take units again.
+  | { ok: false; code: "payment_refunded" }
   // The payment provider failed; a retry asks it again the same way (idempotently).
   | { ok: false; code: "payment_provider"; reason: string }
   | { ok: false; code: "invalid"; errors: { field: string; message: string }[] }
@@ -58,12 +68,18 @@ export type Actor = { role: "admin" } | { role: "user"; id: number };
 /**
  * Whether `p` can be confirmed (payment received): null when it can, "done"
  * when it already is. A hold that ended is confirmed anyway if its units can
- * be taken again.
+ * be taken again, unless a payment for it is being given back.
  */
-export function confirmRefusal(t: TicketRow, p: PurchaseRow, bought: number): Rejection | "done" | null {
+export function confirmRefusal(
+  t: TicketRow,
+  p: PurchaseRow,
+  bought: number,
+  refunds: readonly unknown[],
+): Rejection | "done" | null {
   if (p.status === "confirmed") return "done";
   if (p.status === "held") return null;
   if (p.status !== "expired") return { ok: false, code: "invalid_state", status: p.status };
+  if (refunds.length > 0) return { ok: false, code: "payment_refunded" };
   return retakeRefusal(t, p, bought);
 }
 
@@ -84,14 +100,26 @@ export function cancelRefusal(p: PurchaseRow, actor: Actor): Rejection | "done" 
   if (actor.role === "user" && actor.id !== p.user_id) {
     return { ok: false, code: "forbidden", reason: "You may only cancel your own purchases." };
   }
-  if (p.status === "cancelled") return "done";
+  // Cancelled, and refunded since: a repeat answers it.
+  if (p.status === "cancelled" || (p.status === "refunded" && p.cancelled_at !== null)) return "done";
   if (p.status === "held") return null;
-  if (p.status === "confirmed") {
-    return actor.role === "admin"
-      ? null
-      : { ok: false, code: "forbidden", reason: "A confirmed purchase is cancelled by the box office." };
-  }
+  if (p.status === "confirmed") return givingBackRefusal(p, actor);
   return { ok: false, code: "invalid_state", status: p.status };
+}
+
+/**
+ * The one rule for confirmed units going back (a purchase, or one of its
+ * entries): only the box office (the admin) gives them back, refunding what
+ * was paid for them through Stripe.
+ */
+export function givingBackRefusal(p: PurchaseRow, actor: Actor): Rejection | null {
+  if (actor.role === "admin") return null;
+  if (actor.id !== p.user_id) return { ok: false, code: "forbidden", reason: "You may only change your own entries." };
+  return {
+    ok: false,
+    code: "forbidden",
+    reason: "Confirmed units are given back by the box office, which refunds them.",
+  };
 }
 
 /** The fields of a ticket an admin may change. */

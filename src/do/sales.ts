@@ -2,7 +2,8 @@ import { getTableColumns } from "drizzle-orm";
 import type { IdempotencyKey } from "../db/queries";
 import type { EventDraft } from "../events/types";
 import { cancelEntriesOf, createEntries } from "./entries";
-import { purchaseEvent, soldOut, ticketEvent } from "./events";
+import { entryEvent, purchaseEvent, soldOut, ticketEvent } from "./events";
+import { refundUnits } from "./refunds";
 import { available, type TicketPatch } from "./rules";
 import { type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
 import {
@@ -54,6 +55,7 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
         currency: t.currency,
         status: sale.hold ? "held" : "confirmed",
         expires_at: sale.hold ? secondsAfter(now, t.hold_seconds) : null,
+        held_until: sale.hold ? secondsAfter(now, t.hold_seconds) : null,
         confirmed_at: sale.hold ? null : now,
         created_at: now,
         version,
@@ -125,15 +127,23 @@ export function confirmPurchase(
 
 /**
  * Cancels a held or confirmed purchase: its units (those not given back one
- * by one already) go back to the ticket, and its entries are cancelled, in
- * the same transaction.
+ * by one already) go back to the ticket, its entries are cancelled, and what
+ * was paid through Stripe for those units is to be refunded, all in the same
+ * transaction.
  */
 export function cancelPurchase(db: Store, t: TicketRow, p: PurchaseRow, now: string, eventId?: string) {
   const units = p.status === "held" ? { held: -p.quantity } : { sold: -(p.quantity - p.returned) };
-  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId, (row, version) => ({
-    entries: cancelEntriesOf(db, row, now, version),
-    events: [purchaseEvent("purchase.cancelled", t, row)],
-  }));
+  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId, (row, version) => {
+    const cancelled = cancelEntriesOf(db, row, now, version);
+    if (p.status === "confirmed") refundUnits(db, p, p.quantity - p.returned, "cancelled", now);
+    return {
+      entries: cancelled.map((e): [Entity, number] => ["entry", e.id]),
+      events: [
+        purchaseEvent("purchase.cancelled", t, row),
+        ...cancelled.map((e) => entryEvent("entry.cancelled", t, e, p.user_id)),
+      ],
+    };
+  });
 }
 
 /** Changes a purchase and moves its units, as one change of the ticket. */
@@ -156,21 +166,15 @@ function transition(
   });
 }
 
-/** Changes a purchase without moving units (payment details, a refund: `refunded` names the event). */
-export function amendPurchase(
-  db: Store,
-  t: TicketRow,
-  p: PurchaseRow,
-  fields: Partial<PurchaseRow>,
-  refunded = false,
-): PurchaseRow {
+/**
+ * Changes a purchase without moving units (payment details); a change of its
+ * `expires_at` is told as `purchase.updated`.
+ */
+export function amendPurchase(db: Store, t: TicketRow, p: PurchaseRow, fields: Partial<PurchaseRow>): PurchaseRow {
   return change(db, (version) => {
     const row = updatePurchase(db, p.id, { ...fields, version });
-    return {
-      result: row,
-      changed: [["purchase", p.id]],
-      events: refunded ? [purchaseEvent("purchase.refunded", t, row)] : [],
-    };
+    const told = row.expires_at !== p.expires_at ? [purchaseEvent("purchase.updated", t, row)] : [];
+    return { result: row, changed: [["purchase", p.id]], events: told };
   });
 }
 

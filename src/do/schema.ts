@@ -49,6 +49,8 @@ export const purchaseFields = () => ({
   cancelled_at: text(),
   created_at: text().notNull(),
   version: integer().notNull().default(0),
+  // Money given back through Stripe for this purchase (its own payment, not a duplicate one).
+  refunded_minor: integer().notNull().default(0),
 });
 
 // The rules that hold for a ticket wherever it is stored.
@@ -99,7 +101,8 @@ export const purchases = sqliteTable(
     checkout_expires_at: text(),
     checkout_params: text(), // JSON: the return URLs of the session asked for
     payment_intent: text(),
-    refund_id: text(),
+    refund_id: text(), // the latest refund Stripe made for it
+    held_until: text(), // a hold's own end, before a checkout lengthened it to its session's
     returned: integer().notNull().default(0), // units given back by cancelling single entries
   },
   (t) => [
@@ -142,11 +145,14 @@ export const entries = sqliteTable(
     status: text({ enum: ENTRY_STATUSES }).notNull().default("valid"),
     checked_in_at: text(),
     checked_in_gate: text(), // the gate named by the scan, or the scanner
+    // When it was cancelled or revoked: an offline admission made before then is an admission.
+    ended_at: text(),
+    replaces: integer(), // the entry a reissue revoked for this one
     created_at: text().notNull(),
     updated_at: text().notNull(),
     version: integer().notNull().default(0),
   },
-  (t) => [index("entries_purchase_idx").on(t.purchase_id)],
+  (t) => [index("entries_purchase_idx").on(t.purchase_id), index("entries_replaces_idx").on(t.replaces)],
 );
 
 /** Scans by their scanner's nonce: the same nonce again gets the identical answer. */
@@ -174,6 +180,45 @@ export const events = sqliteTable("events", {
   data: text().notNull(), // JSON: the object as of the change
 });
 
+export const REFUND_REASONS = ["late_payment", "second_payment", "cancelled", "entry_cancelled"] as const;
+export type RefundReason = (typeof REFUND_REASONS)[number];
+
+/**
+ * Money to give back through Stripe, decided in the transaction of the change
+ * that gives it back (a payment too late, a cancel by the box office), before
+ * Stripe is asked, and asked until Stripe has made it. `attempt` names the
+ * Stripe idempotency key: it changes only after Stripe answered with an error
+ * (nothing was made), so a retry after a lost answer asks for the same refund.
+ */
+export const refunds = sqliteTable(
+  "refunds",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    purchase_id: integer().notNull(),
+    reason: text({ enum: REFUND_REASONS }).notNull(),
+    // The payment: its intent, or (until it is known) the Checkout Session that took it.
+    payment_intent: text(),
+    session_id: text(),
+    amount_minor: integer().notNull(),
+    currency: text().notNull(),
+    status: text({ enum: ["pending", "succeeded"] })
+      .notNull()
+      .default("pending"),
+    attempt: integer().notNull().default(0),
+    failures: integer().notNull().default(0), // in a row: the backoff of the next try
+    retry_at: text(), // not before then (after a failure)
+    stripe_refund_id: text(),
+    last_error: text(),
+    created_at: text().notNull(),
+    refunded_at: text(),
+  },
+  (t) => [
+    index("refunds_pending_idx").on(t.status, t.id),
+    index("refunds_purchase_idx").on(t.purchase_id),
+    check("refunds_amount_positive", sql`${t.amount_minor} > 0`),
+  ],
+);
+
 /** Payment events already handled (Stripe's event ids): each is acted on once. */
 export const paymentEvents = sqliteTable("payment_events", { id: text().primaryKey(), handled_at: text().notNull() });
 
@@ -193,3 +238,4 @@ export type PurchaseRow = typeof purchases.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type EntryRow = typeof entries.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type RefundRow = typeof refunds.$inferSelect;

@@ -14,6 +14,8 @@ import {
   type PurchaseRow,
   paymentEvents,
   purchases,
+  type RefundRow,
+  refunds,
   type TicketRow,
   ticket,
 } from "./schema";
@@ -69,6 +71,7 @@ function prepare(db: Store) {
         currency: p("currency"),
         status: p("status"),
         expires_at: p("expires_at"),
+        held_until: p("held_until"),
         confirmed_at: p("confirmed_at"),
         created_at: p("created_at"),
         version: p("version"),
@@ -119,6 +122,7 @@ function prepare(db: Store) {
     projected: db
       .delete(outbox)
       .where(and(inFlush, lte(outbox.version, p("clock"))))
+      .returning({ id: outbox.entity_id })
       .prepare(),
     changedSince: db
       .update(outbox)
@@ -210,6 +214,7 @@ export type NewPurchase = Omit<
   | "payment_intent"
   | "refund_id"
   | "returned"
+  | "refunded_minor"
 >;
 export const insertPurchase = (db: Store, row: NewPurchase): PurchaseRow => q(db).insertPurchase.get(row)!;
 
@@ -272,12 +277,14 @@ export function rowsOf(db: Store, pending: OutboxRow[]) {
 /**
  * D1 now holds `entries` as they were when read, at clock `clock`: entries
  * not changed since are done; the others keep only their later changes.
+ * Returns how many are done.
  */
-export function markProjected(db: Store, entries: OutboxRow[], clock: number): void {
+export function markProjected(db: Store, entries: OutboxRow[], clock: number): number {
   const rows = JSON.stringify(entries.map((e) => [e.entity, e.entity_id]));
-  db.transaction(() => {
-    q(db).projected.run({ rows, clock });
+  return db.transaction(() => {
+    const done = q(db).projected.all({ rows, clock }).length;
     q(db).changedSince.run({ rows, clock });
+    return done;
   });
 }
 
@@ -301,4 +308,39 @@ export function forgetEvents(db: Store, seqs: number[]): void {
   db.delete(events)
     .where(sql`${events.seq} IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`)
     .run();
+}
+
+export type NewRefund = Pick<
+  RefundRow,
+  "purchase_id" | "reason" | "payment_intent" | "session_id" | "amount_minor" | "currency" | "created_at"
+>;
+
+/** Records a refund to make (inside the change that decides it). */
+export const insertRefund = (db: Store, row: NewRefund): RefundRow => db.insert(refunds).values(row).returning().get();
+
+export const updateRefund = (db: Store, id: number, fields: Partial<RefundRow>): RefundRow =>
+  db.update(refunds).set(fields).where(eq(refunds.id, id)).returning().get()!;
+
+export const refundsOf = (db: Store, purchaseId: number): RefundRow[] =>
+  db.select().from(refunds).where(eq(refunds.purchase_id, purchaseId)).orderBy(asc(refunds.id)).all();
+
+/** Refunds still to make whose next try is due at `now`, oldest first. */
+export const dueRefunds = (db: Store, now: string, limit: number): RefundRow[] =>
+  db
+    .select()
+    .from(refunds)
+    .where(and(eq(refunds.status, "pending"), sql`coalesce(${refunds.retry_at}, '') <= ${now}`))
+    .orderBy(asc(refunds.id))
+    .limit(limit)
+    .all();
+
+/** When the next pending refund is due (epoch ms), or null when none is pending. */
+export function nextRefundAt(db: Store): number | null {
+  const row = db
+    .select({ at: min(sql<string>`coalesce(${refunds.retry_at}, '')`) })
+    .from(refunds)
+    .where(eq(refunds.status, "pending"))
+    .get();
+  if (row?.at == null) return null;
+  return row.at === "" ? Date.now() : Date.parse(row.at);
 }

@@ -1,14 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { database, getTicket, type IdempotencyKey, listPurchasesOfTicket } from "../db/queries";
 import type { TicketRow as D1TicketRow } from "../db/schema";
+import { chargeRefusal } from "../payments/amounts";
 import {
   CHECKOUT_MINUTES,
   type CheckoutSession,
   createCheckoutSession,
   expireCheckoutSession,
   type PaymentEvent,
-  refundPayment,
-  retrieveCheckoutSession,
   StripeError,
 } from "../payments/stripe";
 import { Backoff, logError, withTimeout } from "./backoff";
@@ -17,7 +16,8 @@ import {
   canReissue,
   decideScan,
   entriesOf,
-  entryRefusal,
+  entryCancelRefusal,
+  entryReissueRefusal,
   findEntry,
   findScan,
   hasCheckedIn,
@@ -30,13 +30,14 @@ import {
 import { Publisher } from "./events";
 import { IdReserve } from "./ids";
 import { Outbox } from "./outbox";
+import { decidePayment, type PaymentResult } from "./payments";
+import { Refunder, settleRefund } from "./refunds";
 import {
   type Actor,
   cancelRefusal,
   confirmRefusal,
   patchRefusal,
   type Rejection,
-  retakeRefusal,
   saleRefusal,
   type TicketPatch,
 } from "./rules";
@@ -50,7 +51,7 @@ import {
   recordSale,
   secondsAfter,
 } from "./sales";
-import type { EntryRow, PurchaseRow, TicketRow } from "./schema";
+import type { EntryRow, PurchaseRow, RefundRow, TicketRow } from "./schema";
 import * as store from "./store";
 
 export type { Scan, ScanAnswer } from "./entries";
@@ -75,10 +76,11 @@ export type Purchase = Omit<
   | "checkout_expires_at"
   | "payment_intent"
   | "refund_id"
+  | "held_until"
 > & { ticket_id: number; game_id: number };
 /** `replayed`: the answer of an earlier order with the same Idempotency-Key. */
 export type PurchaseOutcome = { ok: true; purchase: Purchase; replayed?: true } | Rejection;
-export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[] } | Rejection;
+export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[]; refunds: RefundRow[] } | Rejection;
 /** `ticket`: what the scanner shows with the answer (a socio stand, a child's ticket). */
 export type ScanOutcome = { ok: true; answers: ScanAnswer[]; ticket: { name: string; type: string } } | Rejection;
 export type EntryOutcome =
@@ -87,8 +89,7 @@ export type EntryOutcome =
 export type UpdateOutcome = { ok: true; ticket: TicketRow } | Rejection;
 export type ResyncOutcome = { ok: true; purchases: number } | Rejection;
 export type CheckoutOutcome = { ok: true; session: CheckoutSession } | Rejection;
-export type PaymentOutcome = { ok: true; result: "confirmed" | "cancelled" | "refunded" | "ignored" } | Rejection;
-type Decision = { result: "confirmed" | "cancelled" | "refunded" | "ignored"; p?: PurchaseRow; refund?: true };
+export type PaymentOutcome = { ok: true; result: PaymentResult } | Rejection;
 
 /** Every answer of a call on a ticket carries D1's bookmark after the object's latest projection. */
 export interface Bookmarked {
@@ -105,7 +106,7 @@ const notFound: Rejection = { ok: false, code: "purchase_not_found" };
 
 function asPurchase(t: TicketRow, p: PurchaseRow): Purchase {
   const { idem_principal, idem_key, idem_hash, checkout_session_id, checkout_url, checkout_expires_at, ...rest } = p;
-  const { payment_intent, refund_id, ...shown } = rest;
+  const { payment_intent, refund_id, held_until, ...shown } = rest;
   return { ...shown, ticket_id: t.id, game_id: t.game_id };
 }
 
@@ -129,7 +130,7 @@ export class TicketSeller extends DurableObject<Env> {
   #adopted = false; // once true, for good: the ticket's row exists in storage
   #adopting: Promise<Rejection | null> | undefined;
   #adoption = new Backoff(); // a failed take-over is not retried on every order
-  #refunds = new Map<number, Promise<PaymentOutcome>>(); // by purchase: one refund at a time
+  #refunds!: Refunder;
   #inFlight = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -139,11 +140,18 @@ export class TicketSeller extends DurableObject<Env> {
       this.#outbox = new Outbox(this.#db, this.env.DB, (at) => this.#armAlarm(at));
       this.#events = new Publisher(this.#db, this.env.EVENTS, (at) => this.#armAlarm(at));
       this.#ids = new IdReserve(this.#db, this.#d1);
+      this.#refunds = new Refunder(
+        this.#db,
+        () => this.env.STRIPE_SECRET_KEY,
+        (r, stripeId) => this.#refunded(r, stripeId),
+        (at) => this.#armAlarm(at),
+      );
       this.#alarmAt = await ctx.storage.getAlarm();
       this.#nextExpiry = store.nextExpiry(this.#db);
       // Changes a crash left unprojected go out now, not only at the alarm.
       if (store.hasPendingChanges(this.#db)) void this.#outbox.flush();
       if (store.hasPendingEvents(this.#db)) void this.#events.flush();
+      if (store.nextRefundAt(this.#db) !== null) void this.#refunds.run();
     });
   }
 
@@ -162,7 +170,8 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t) => {
       const p = store.findPurchase(this.#db, purchaseId);
       if (!p) return notFound;
-      return { ok: true, purchase: asPurchase(t, p), entries: entriesOf(this.#db, p.id) };
+      const refunds = store.refundsOf(this.#db, p.id);
+      return { ok: true, purchase: asPurchase(t, p), entries: entriesOf(this.#db, p.id), refunds };
     });
   }
 
@@ -217,33 +226,42 @@ export class TicketSeller extends DurableObject<Env> {
     });
   }
 
-  /** Cancels one entry before its check-in: one unit back; the purchase is cancelled with its last entry. */
+  /**
+   * Cancels one entry before its check-in (the box office): one unit back,
+   * its price refunded if it was paid through Stripe; the purchase is
+   * cancelled with its last entry. Cancelling it again answers it.
+   */
   cancelEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
-    return this.#changeEntry(ticketId, entryId, actor, (t, p, e, now) => cancelEntry(this.#db, t, p, e, now).entry);
+    return this.#changeEntry(ticketId, entryId, (t, p, e, now) => {
+      const refused = entryCancelRefusal(p, e, actor);
+      if (refused === "done") return e;
+      if (refused) return refused;
+      const { entry } = cancelEntry(this.#db, t, p, e, now);
+      void this.#refunds.run();
+      return entry;
+    });
   }
 
   /** A new code for an entry: the old one is revoked, a new entry takes its place. */
   reissueEntry(ticketId: number, entryId: number, actor: Actor): Promise<EntryOutcome> {
-    return this.#changeEntry(ticketId, entryId, actor, (t, p, e, now) =>
-      canReissue(this.#db, p.id)
-        ? reissueEntry(this.#db, t, p, e, now)
-        : ({ ok: false, code: "reissue_limit" } as const),
-    );
+    return this.#changeEntry(ticketId, entryId, (t, p, e, now) => {
+      const refused = entryReissueRefusal(p, e, actor);
+      if (refused) return refused;
+      if (!canReissue(this.#db, p.id)) return { ok: false, code: "reissue_limit" } as const;
+      return reissueEntry(this.#db, t, p, e, now);
+    });
   }
 
   /** A change of an entry its owner (or the admin) asks for; answered once it is projected. */
   #changeEntry(
     ticketId: number,
     entryId: number,
-    actor: Actor,
     change: (t: TicketRow, p: PurchaseRow, e: EntryRow, now: string) => EntryRow | Rejection,
   ): Promise<EntryOutcome> {
     return this.#withTicket(ticketId, async (t, now) => {
       const e = findEntry(this.#db, entryId);
       const p = e && store.findPurchase(this.#db, e.purchase_id);
       if (!e || !p) return { ok: false, code: "entry_not_found" } as const;
-      const refused = entryRefusal(p, e, actor);
-      if (refused) return refused;
       const entry = change(t, p, e, now);
       if ("ok" in entry) return entry;
       await this.#written(entry.version);
@@ -256,7 +274,7 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t, now) => {
       const p = store.findPurchase(this.#db, purchaseId);
       if (!p) return notFound;
-      const refused = confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id));
+      const refused = confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id), store.refundsOf(this.#db, p.id));
       if (refused === "done") return this.#answer(t, p);
       if (refused) return refused;
       const confirmed = confirmPurchase(this.#db, t, p, now);
@@ -278,6 +296,7 @@ export class TicketSeller extends DurableObject<Env> {
       if (p.status === "confirmed" && hasCheckedIn(this.#db, p.id)) return { ok: false, code: "checked_in" } as const;
       const cancelled = cancelPurchase(this.#db, t, p, now);
       if (p.status === "held") void this.#expireSession(cancelled);
+      else void this.#refunds.run(); // what was paid for its units goes back
       return this.#answer(t, cancelled);
     });
   }
@@ -305,6 +324,8 @@ export class TicketSeller extends DurableObject<Env> {
       }
       if (p.status !== "held") return { ok: false, code: "invalid_state", status: p.status } as const;
       if (p.checkout_session_id) return { ok: true, t, p } as const;
+      const cannot = chargeRefusal(p.total_price_minor, p.currency, [p.unit_price_minor]);
+      if (cannot) return { ok: false, code: "not_chargeable", currency: p.currency, ...cannot } as const;
       const asked = p.checkout_params && p.checkout_expires_at;
       // Stripe wants a session to live 30 minutes at least, counted from when it is asked.
       if (asked && Date.parse(p.checkout_expires_at!) - Date.parse(now) >= 30 * 60_000) {
@@ -347,10 +368,19 @@ export class TicketSeller extends DurableObject<Env> {
       });
     } catch (err) {
       logError("creating a checkout session failed", { purchase_id: p.id }, err);
-      // Stripe answered: this attempt is over, the next one asks afresh. No answer: the next one asks the same.
-      const current = store.findPurchase(this.#db, p.id);
-      if (err instanceof StripeError && current?.checkout_expires_at === p.checkout_expires_at) {
-        amendPurchase(this.#db, t, current!, { checkout_params: null });
+      // Stripe answered: no session was made, so this attempt is over and the hold ends when it would have;
+      // the next attempt asks afresh. No answer: a session may exist, so the hold lasts as long, and the
+      // next attempt asks for the same one.
+      const current = store.findPurchase(this.#db, p.id)!;
+      if (
+        err instanceof StripeError &&
+        current.checkout_params &&
+        current.checkout_expires_at === p.checkout_expires_at
+      ) {
+        const ends = current.status === "held" ? (current.held_until ?? current.expires_at) : current.expires_at;
+        amendPurchase(this.#db, t, current, { checkout_params: null, expires_at: ends });
+        this.#nextExpiry = store.nextExpiry(this.#db);
+        if (this.#nextExpiry) await this.#armAlarm(Date.parse(this.#nextExpiry));
         await this.#armPending();
       }
       return { ok: false, code: "payment_provider", reason: String(err) };
@@ -366,48 +396,24 @@ export class TicketSeller extends DurableObject<Env> {
     return { ok: true, session: sessionOf(recorded) };
   }
 
-  /** Acts on a verified Stripe event about one of this ticket's purchases, once per event id. */
+  /**
+   * Acts on a verified Stripe event about one of this ticket's purchases, once
+   * per event id. A refund it decides is recorded first, then asked of Stripe
+   * (retried from the alarm until made): the answer is the decision.
+   */
   async paymentEvent(ticketId: number, event: PaymentEvent): Promise<PaymentOutcome> {
-    const decided = await this.#withTicket(ticketId, async (t, now): Promise<Decision | Rejection> => {
-      if (store.wasHandled(this.#db, event.id)) return { result: "ignored" };
-      const p = store.findPurchase(this.#db, event.purchaseId);
-      const ignore = (): Decision => {
-        store.markEventHandled(this.#db, event.id, now);
-        return { result: "ignored" };
-      };
-      if (!p) return ignore();
-      if (p.checkout_session_id !== event.sessionId) {
-        // Its session may be the one being asked for right now: Stripe delivers again once it is recorded.
-        if (!p.checkout_session_id && p.checkout_params) return unavailable("the purchase's checkout is being started");
-        return ignore(); // not this purchase's session (another environment, an old attempt)
-      }
-      if (event.type === "checkout.session.expired") {
-        if (p.status !== "held") return ignore();
-        return { result: "cancelled", p: cancelPurchase(this.#db, t, p, now, event.id) };
-      }
-      if (!event.paid) return ignore();
-      if (p.status === "refunded" || (p.status === "confirmed" && p.payment_intent === event.paymentIntent)) {
-        return ignore();
-      }
-      const intent = event.paymentIntent ?? undefined;
-      // Only a purchase that never admitted anyone takes its units again; one confirmed and then cancelled
-      // (its entries cancelled with it) is refunded instead.
-      const retake = p.status === "expired" || (p.status === "cancelled" && entriesOf(this.#db, p.id).length === 0);
-      if (p.status === "held" || (retake && !retakeRefusal(t, p, store.unitsOf(this.#db, p.user_id)))) {
-        return { result: "confirmed", p: confirmPurchase(this.#db, t, p, now, intent, event.id) };
-      }
-      // Paid after the hold ended with its units gone, or paid again for a purchase settled otherwise: give it back.
-      return { result: "refunded", p, refund: true };
+    const decided = await this.#withTicket(ticketId, async (t, now) => {
+      const decision = decidePayment(this.#db, t, event, now);
+      // In the same turn as the decision: an alarm makes the refund even if this instance dies now.
+      if (decision.result === "refunded") void this.#armPending();
+      return decision;
     });
     if ("ok" in decided) return decided;
-    const { result, p } = decided;
-    if (!p) return { ok: true, result };
-    if (!decided.refund) {
-      await this.#written(p.version);
-      return { ok: true, result };
-    }
-    return this.#refund(ticketId, p, event);
+    if (decided.result === "refunded") await this.#refunds.run();
+    else if (decided.p) await this.#written(decided.p.version);
+    return { ok: true, result: decided.result };
   }
+
   /** Applies an admin's change to the ticket; the next order sees it. */
   async update(ticketId: number, patch: TicketPatch): Promise<UpdateOutcome> {
     return this.#withTicket(ticketId, async (t, now) => {
@@ -448,7 +454,7 @@ export class TicketSeller extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     if (this.#adopted || store.readTicket(this.#db)) this.#expireDue();
-    await Promise.all([this.#outbox.flush(true), this.#events.flush(true)]);
+    await Promise.all([this.#outbox.flush(true), this.#events.flush(true), this.#refunds.run()]);
     const next: number[] = [];
     if (this.#nextExpiry) next.push(Date.parse(this.#nextExpiry));
     const retry = (backoff: Backoff) => (backoff.waiting ? backoff.retryAt : Date.now() + PENDING_ALARM_MS);
@@ -583,52 +589,10 @@ export class TicketSeller extends DurableObject<Env> {
     void this.#armAlarm(Date.parse(expiresAt));
   }
 
-  /**
-   * Gives a payment back, once per purchase at a time (concurrent deliveries
-   * of the event wait for the same refund), then records it with the event.
-   * Nothing is recorded before Stripe confirms the refund.
-   */
-  #refund(ticketId: number, p: PurchaseRow, event: PaymentEvent): Promise<PaymentOutcome> {
-    let running = this.#refunds.get(p.id);
-    if (!running) {
-      running = this.#refundOnce(ticketId, p, event).finally(() => this.#refunds.delete(p.id));
-      this.#refunds.set(p.id, running);
-    }
-    return running;
-  }
-
-  async #refundOnce(ticketId: number, p: PurchaseRow, event: PaymentEvent): Promise<PaymentOutcome> {
-    const secretKey = this.env.STRIPE_SECRET_KEY;
-    if (!secretKey) return unavailable("payments are not configured");
-    let refundId: string;
-    let intent = event.paymentIntent;
-    try {
-      intent ??= (await retrieveCheckoutSession(secretKey, event.sessionId)).payment_intent;
-      if (!intent) throw new Error("the session has no payment to refund");
-      refundId = (await refundPayment(secretKey, p.id, intent)).id;
-    } catch (err) {
-      logError("refund failed", { purchase_id: p.id }, err);
-      return {
-        ok: false,
-        code: "outcome_unknown",
-        reason: "the refund could not be confirmed; it is asked for again when Stripe delivers the event again",
-      };
-    }
-    const recorded = await this.#withTicket(ticketId, async (t, now) => {
-      const current = store.findPurchase(this.#db, p.id)!;
-      const fields = {
-        refund_id: refundId,
-        payment_intent: current.payment_intent ?? intent,
-        ...(current.status === "confirmed" ? {} : { status: "refunded" as const }),
-      };
-      // purchase.refunded when the purchase ends refunded; a second payment given back leaves it confirmed.
-      const row = amendPurchase(this.#db, t, current, fields, current.status !== "confirmed");
-      store.markEventHandled(this.#db, event.id, now);
-      return { ok: true, row } as const;
-    });
-    if (!recorded.ok) return recorded;
-    await this.#written(recorded.row.version);
-    return { ok: true, result: "refunded" };
+  /** Stripe made a refund: recorded on its purchase, and projected. */
+  #refunded(r: RefundRow, stripeId: string): void {
+    const row = settleRefund(this.#db, store.readTicket(this.#db)!, r, stripeId, new Date().toISOString());
+    void this.#written(row.version);
   }
 
   /** A hold with a Checkout Session ended: the session can no longer be paid. */

@@ -6,6 +6,7 @@ export const EVENT_TYPES = [
   "ticket.updated",
   "ticket.sold_out",
   "purchase.held",
+  "purchase.updated",
   "purchase.confirmed",
   "purchase.cancelled",
   "purchase.expired",

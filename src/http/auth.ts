@@ -64,23 +64,60 @@ function hs256Key(secret: string): Promise<CryptoKey> {
   return hmacKey.key;
 }
 
+// The identity provider's keys, per isolate: fresh for 10 minutes, fetched
+// again sooner for a key id not seen yet (a rotation), but at most every 30 s.
+// While the provider cannot be reached, keys fetched within the last day go
+// on verifying; without any, users are told to retry (503), not logged out.
 const JWKS_TTL_MS = 10 * 60_000;
+const JWKS_REFETCH_MS = 30_000;
+const JWKS_STALE_MS = 24 * 3600_000;
+const JWKS_TIMEOUT_MS = 3_000;
 let jwksCache: { url: string; keys: HonoJsonWebKey[]; at: number } | undefined;
+let jwksFetch: { url: string; at: number; keys: Promise<HonoJsonWebKey[]> } | undefined;
 
-async function jwks(url: string): Promise<HonoJsonWebKey[]> {
-  if (jwksCache?.url === url && Date.now() - jwksCache.at < JWKS_TTL_MS) return jwksCache.keys;
-  const res = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`);
-  const { keys } = (await res.json()) as { keys?: HonoJsonWebKey[] };
-  if (!Array.isArray(keys)) throw new Error("JWKS document has no keys");
-  jwksCache = { url, keys, at: Date.now() };
+function fetchJwks(url: string): Promise<HonoJsonWebKey[]> {
+  // One fetch in flight per isolate, however many requests need the keys.
+  if (jwksFetch?.url === url && Date.now() - jwksFetch.at < JWKS_REFETCH_MS) return jwksFetch.keys;
+  const keys = (async () => {
+    const res = await fetch(url, {
+      headers: { Accept: "application/json" },
+      signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new Error(`JWKS fetch answered ${res.status}`);
+    const { keys } = (await res.json()) as { keys?: HonoJsonWebKey[] };
+    if (!Array.isArray(keys)) throw new Error("JWKS document has no keys");
+    jwksCache = { url, keys, at: Date.now() };
+    return keys;
+  })();
+  jwksFetch = { url, at: Date.now(), keys };
   return keys;
+}
+
+async function jwks(url: string, kid: string | undefined): Promise<HonoJsonWebKey[]> {
+  const cached = jwksCache?.url === url ? jwksCache : undefined;
+  const age = cached ? Date.now() - cached.at : Number.POSITIVE_INFINITY;
+  const known = cached?.keys.some((k) => k.kid === kid);
+  if (cached && age < JWKS_TTL_MS && (known || age < JWKS_REFETCH_MS)) return cached.keys;
+  try {
+    return await fetchJwks(url);
+  } catch (err) {
+    if (cached && age < JWKS_STALE_MS) return cached.keys;
+    console.error(JSON.stringify({ level: "error", message: "fetching the JWKS failed", error: String(err) }));
+    throw new ApiError(
+      503,
+      "unavailable",
+      "The identity provider's keys cannot be fetched, so the token cannot be checked now; nothing was done. Retry shortly.",
+      {},
+      { "Retry-After": "5" },
+    );
+  }
 }
 
 async function verifyToken(token: string, env: Env): Promise<Principal> {
   let alg: string;
+  let kid: string | undefined;
   try {
-    alg = decode(token).header.alg;
+    ({ alg, kid } = decode(token).header as { alg: string; kid?: string });
   } catch {
     throw unauthorized("The token is not a well-formed JWT.", true);
   }
@@ -100,13 +137,11 @@ async function verifyToken(token: string, env: Env): Promise<Principal> {
         misconfigured("JWKS_URL is not set: RS256/ES256 user tokens are refused.");
         throw new Error("no JWKS");
       }
-      payload = await verifyWithJwks(token, {
-        keys: await jwks(env.JWKS_URL),
-        verification,
-        allowedAlgorithms: ["RS256", "ES256"],
-      });
+      const keys = await jwks(env.JWKS_URL, kid);
+      payload = await verifyWithJwks(token, { keys, verification, allowedAlgorithms: ["RS256", "ES256"] });
     }
-  } catch {
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
     throw unauthorized("The token is invalid or expired.", true);
   }
   if (typeof payload.exp !== "number") throw unauthorized("The token has no expiry (exp).", true);

@@ -27,6 +27,8 @@ const titles = {
   invalid_signature: "Invalid signature",
   checked_in: "Already checked in",
   reissue_limit: "Reissue limit reached",
+  not_chargeable: "Amount not chargeable",
+  payment_refunded: "Payment refunded",
   idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",

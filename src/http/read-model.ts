@@ -29,7 +29,7 @@ export async function read<T>(c: Context<AppEnv>, query: (db: q.Db) => PromiseLi
  * The ticket whose object holds a purchase (from the id block it came from).
  * A block a replica does not have yet may be brand new: the primary decides a 404.
  */
-async function ticketHolding(c: Context<AppEnv>, purchaseId: number): Promise<number | undefined> {
+export async function ticketHolding(c: Context<AppEnv>, purchaseId: number): Promise<number | undefined> {
   return (
     (await read(c, (db) => q.ticketOfPurchase(db, purchaseId))) ??
     (await read(c, () => q.ticketOfPurchase(q.database(c.get("d1").primary), purchaseId)))

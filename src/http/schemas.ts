@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES } from "../db/schema";
-import { ENTRY_STATUSES, PURCHASE_STATUSES } from "../do/schema";
+import { ENTRY_STATUSES, PURCHASE_STATUSES, REFUND_REASONS } from "../do/schema";
 import { EVENT_TYPES } from "../events/types";
 import { PROBLEM_CODES } from "./problem";
 
@@ -201,6 +201,8 @@ export const problemSchema = z
       .openapi({ description: "invalid_state: the purchase's state" }),
     sales_start: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales open" }),
     sales_end: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales close" }),
+    currency: currency.optional().openapi({ description: "not_chargeable: the purchase's currency" }),
+    minimum: z.number().optional().openapi({ description: "not_chargeable: the least Stripe charges in it" }),
   })
   .openapi("Problem", {
     description: "RFC 9457 problem document",
@@ -273,14 +275,41 @@ export const entrySchema = z
   })
   .openapi("Entry");
 
+export const refundSchema = z
+  .object({
+    amount: z.number(),
+    currency,
+    reason: z.enum(REFUND_REASONS).openapi({
+      description:
+        "late_payment: paid after its hold ended with the units gone; second_payment: paid twice; cancelled: the box " +
+        "office cancelled it; entry_cancelled: the box office cancelled one entry (that unit's price)",
+    }),
+    status: z.enum(["pending", "succeeded"]).openapi({
+      description: "pending: decided, and asked of Stripe until made; succeeded: Stripe has made it",
+    }),
+    created_at: timestamp,
+    refunded_at: timestamp.nullable(),
+  })
+  .openapi("Refund");
+
 export const purchaseWithEntriesSchema = purchaseSchema
-  .extend({ entries: entrySchema.array().openapi({ description: "One per person admitted, once confirmed" }) })
+  .extend({
+    entries: entrySchema.array().openapi({ description: "One per person admitted, once confirmed" }),
+    refunded_price: z.number().openapi({
+      description:
+        "What Stripe has given back of this purchase's price (0 if nothing); a refund still being made is not counted",
+    }),
+    refunds: refundSchema.array().openapi({ description: "Money given back (or being given back) through Stripe" }),
+  })
   .openapi("PurchaseWithEntries");
 
 const nonce = z
   .string()
   .regex(/^[\x21-\x7e]{1,128}$/, "must be 1 to 128 visible ASCII characters")
-  .openapi({ description: "Chosen by the scanner for this scan: the same nonce again gets the identical answer" });
+  .openapi({
+    description:
+      "Chosen by the scanner for this scan, unique per scanner and ticket: the same nonce again gets the identical answer",
+  });
 const code = z.string().min(1).max(256);
 const gate = label(64).optional().openapi({ description: "Which gate scanned (else the scanner's name)" });
 
@@ -317,7 +346,14 @@ export const SCAN_REASONS = [
 export const scanAnswerSchema = z
   .object({
     result: z.enum(["admitted", "rejected"]),
-    reason: z.enum(SCAN_REASONS).optional(),
+    reason: z
+      .enum(SCAN_REASONS)
+      .optional()
+      .openapi({
+        description:
+          "Why it was rejected; on an offline admission with `conflict: true`, `cancelled` or `revoked`: the entry " +
+          "was cancelled or reissued after this scan let its holder in",
+      }),
     entry: z
       .object({
         id,
@@ -342,8 +378,9 @@ export const scanAnswerSchema = z
       .optional()
       .openapi({
         description:
-          "Offline: another gate admitted this entry too. Both scans are recorded; the entry keeps the earliest, " +
-          "whichever was uploaded first",
+          "Offline: a double entry, recorded and reported. Another gate admitted this entry too (the entry keeps the " +
+          "earliest scan, whichever gate uploaded first), or the entry was cancelled or reissued after this scan " +
+          "admitted its holder (`reason` says which)",
       }),
   })
   .openapi("ScanAnswer");

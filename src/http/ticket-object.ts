@@ -92,6 +92,23 @@ export function rejectionError(r: Rejection): ApiError {
       });
     case "reissue_limit":
       return new ApiError(409, "reissue_limit", "This purchase's entries have been reissued as often as they can be.");
+    case "not_chargeable":
+      return r.reason === "below_minimum"
+        ? new ApiError(
+            409,
+            "not_chargeable",
+            `Stripe charges at least ${r.minimum_minor! / 100} ${r.currency}; confirm this one at the box office.`,
+            { currency: r.currency, minimum: r.minimum_minor! / 100 },
+          )
+        : new ApiError(409, "not_chargeable", `Stripe charges ${r.currency} in whole units only.`, {
+            currency: r.currency,
+          });
+    case "payment_refunded":
+      return new ApiError(
+        409,
+        "payment_refunded",
+        "The payment for this purchase is given back (or being given back): it cannot be confirmed.",
+      );
     case "payment_provider":
       return new ApiError(
         502,

@@ -4,6 +4,8 @@
 // worker from 117 KiB to about 149 KiB of its 150 KiB budget.
 import { env } from "cloudflare:workers";
 
+import { fromStripeAmount, toStripeAmount } from "./amounts";
+
 /** Stripe's API; while developing, the local stand-in at STRIPE_API_BASE (`npm run stripe:fake`) when set. */
 export const stripeApiBase = (e: Pick<Env, "ENVIRONMENT" | "STRIPE_API_BASE">) =>
   (e.ENVIRONMENT === "development" && e.STRIPE_API_BASE) || "https://api.stripe.com";
@@ -95,7 +97,11 @@ export const createCheckoutSession = (secretKey: string, r: CheckoutRequest) =>
       line_items: {
         0: {
           quantity: r.quantity,
-          price_data: { currency: r.currency.toLowerCase(), unit_amount: r.unitAmount, product_data: { name: r.name } },
+          price_data: {
+            currency: r.currency.toLowerCase(),
+            unit_amount: toStripeAmount(r.unitAmount, r.currency),
+            product_data: { name: r.name },
+          },
         },
       },
       success_url: r.successUrl,
@@ -117,19 +123,25 @@ export const retrieveCheckoutSession = (secretKey: string, sessionId: string) =>
 export const expireCheckoutSession = (secretKey: string, sessionId: string) =>
   call<CheckoutSession>(secretKey, `/checkout/sessions/${encodeURIComponent(sessionId)}/expire`, {});
 
+export interface RefundRequest {
+  /** Names this refund and attempt: the same key after a lost answer asks for the very same refund. */
+  key: string;
+  paymentIntent: string;
+  amountMinor: number;
+  currency: string;
+}
+
 /**
- * Gives back a payment in full. Stripe keeps an idempotency key's first answer
- * for a day, failures included, so the key changes every ten minutes; a
- * payment already refunded is refused by Stripe, which counts as done.
+ * Gives back `amountMinor` of a payment. A payment already refunded in full is
+ * refused by Stripe, which counts as done.
  */
-export async function refundPayment(secretKey: string, purchaseId: number, paymentIntent: string) {
-  const window = Math.floor(Date.now() / 600_000);
+export async function refundPayment(secretKey: string, r: RefundRequest) {
   try {
     return await call<{ id: string }>(
       secretKey,
       "/refunds",
-      { payment_intent: paymentIntent },
-      `purchase-${purchaseId}-refund-${window}`,
+      { payment_intent: r.paymentIntent, amount: toStripeAmount(r.amountMinor, r.currency) },
+      r.key,
     );
   } catch (err) {
     if (err instanceof StripeError && err.type === "charge_already_refunded") return { id: "already_refunded" };
@@ -179,9 +191,12 @@ export interface PaymentEvent {
   type: "checkout.session.completed" | "checkout.session.async_payment_succeeded" | "checkout.session.expired" | string;
   sessionId: string;
   purchaseId: number;
-  ticketId: number;
+  ticketId: number | null;
   paid: boolean;
   paymentIntent: string | null;
+  /** What the session charged, in this API's hundredths, when the event says. */
+  amountMinor: number | null;
+  currency: string | null;
 }
 
 /** Reads a verified event; null when it is not about one of our purchases. */
@@ -197,16 +212,18 @@ export function paymentEvent(body: unknown): PaymentEvent | null {
         metadata?: { ticket_id?: string };
         payment_status?: string;
         payment_intent?: string | null;
+        amount_total?: number | null;
+        currency?: string | null;
       };
     };
   };
   const s = e?.data?.object;
   if (typeof e?.id !== "string" || typeof e.type !== "string" || s?.object !== "checkout.session") return null;
   const purchaseId = Number(s.client_reference_id);
-  const ticketId = Number(s.metadata?.ticket_id);
-  if (!Number.isSafeInteger(purchaseId) || purchaseId < 1 || !Number.isSafeInteger(ticketId) || ticketId < 1) {
-    return null;
-  }
+  // Our sessions name the ticket; a storefront's own session may not (the route then looks the purchase up).
+  const ticketId = s.metadata?.ticket_id === undefined ? null : Number(s.metadata.ticket_id);
+  const positive = (n: number | null) => n !== null && Number.isSafeInteger(n) && n > 0;
+  if (!positive(purchaseId) || (ticketId !== null && !positive(ticketId))) return null;
   return {
     id: e.id,
     type: e.type,
@@ -217,5 +234,10 @@ export function paymentEvent(body: unknown): PaymentEvent | null {
       (e.type === "checkout.session.completed" && s.payment_status === "paid") ||
       e.type === "checkout.session.async_payment_succeeded",
     paymentIntent: typeof s.payment_intent === "string" ? s.payment_intent : null,
+    amountMinor:
+      Number.isSafeInteger(s.amount_total) && typeof s.currency === "string"
+        ? fromStripeAmount(s.amount_total!, s.currency)
+        : null,
+    currency: typeof s.currency === "string" ? s.currency.toUpperCase() : null,
   };
 }

@@ -37,7 +37,8 @@ const checkIn = createRoute({
     "Admits the entry once, however many scanners race. Reasons for a rejection: `invalid` (not signed by a " +
     "published key, or malformed), `wrong_game` (not a game of this gate token), `not_confirmed`, `cancelled`, " +
     "`revoked` (reissued), `already_checked_in` (with when and where), `nonce_reused` (this scanner's nonce was " +
-    "used for another code: scan again with a new nonce).",
+    "used for another code of the same ticket: scan again with a new nonce). A nonce is scoped to the scanner and " +
+    "the code's ticket (the ticket's object decides its scans).",
   tags: ["gate"],
   security: bearer,
   middleware: [auth("gate"), jsonBody] as const,
@@ -55,8 +56,9 @@ const checkInOffline = createRoute({
   description:
     "Each scan with its `scanned_at` and nonce; answers in the same order. The people were admitted offline " +
     "already: an entry two gates admitted keeps the earliest scan, whichever gate uploads first, and the scan " +
-    "that finds the other is reported with `conflict: true`. Offline double entry is bounded by how often " +
-    "scanners sync (gate-sync).",
+    "uploaded second is answered with `conflict: true`; a scan made before the entry was cancelled or reissued is recorded as an " +
+    "admission with `conflict: true` (and the code that replaced a reissued one is checked in with it). Offline " +
+    "double entry is bounded by how often scanners sync (gate-sync).",
   tags: ["gate"],
   security: bearer,
   // 500 scans of about 200 bytes each.

@@ -38,8 +38,12 @@ const cancel = createRoute({
   path: "/{entry_id}/cancel",
   summary: "Cancel one entry before its check-in: one unit goes back to the ticket",
   description:
-    "Its owner or the admin. A purchase whose entries are all cancelled is cancelled. After check-in: `409 " +
-    "checked_in`. A cancelled entry's code is rejected at the gate.",
+    "The box office (the admin): confirmed units go back only through it, as for `POST /purchases/{id}/cancel`, so " +
+    "its owner gets `403`. That unit's price is refunded if the purchase was paid through Stripe (recorded with the " +
+    "cancel, made by the ticket's object; see `refunded_price`). A purchase whose entries are all cancelled is " +
+    "cancelled. After check-in: `409 checked_in`. Already cancelled: the same entry (idempotent). A cancelled " +
+    "entry's code is rejected at the gate, but an offline scan made before the cancel is recorded as an admission, " +
+    "with `conflict: true`.",
   tags: ["entries"],
   security: bearer,
   middleware: [auth("admin", "user")] as const,
@@ -56,7 +60,9 @@ const reissue = createRoute({
   summary: "A new code for an entry (a transfer, a lost phone)",
   description:
     "Its owner or the admin. The old code is revoked (rejected at the gate as `revoked`); the answer is the new " +
-    "entry that takes its place, with its code. A purchase's entries can be reissued 998 times in all.",
+    "entry that takes its place, with its code. A purchase of quantity q can have its entries reissued 999 - q " +
+    "times in all. If an offline gate admitted the old code before the reissue, its upload records that admission " +
+    "and checks the new entry in with it, so the unit admits one person.",
   tags: ["entries"],
   security: bearer,
   middleware: [auth("admin", "user")] as const,

@@ -4,6 +4,7 @@ import type { PaymentOutcome } from "../../do/ticket-seller";
 import { paymentEvent, verifyStripeSignature } from "../../payments/stripe";
 import { json, openApiRouter, problems } from "../openapi";
 import { ApiError, invalid } from "../problem";
+import { ticketHolding } from "../read-model";
 import { onTicket, rejectionError } from "../ticket-object";
 
 // Stripe's webhook: the signature is checked before anything else; then the
@@ -20,8 +21,11 @@ const webhook = createRoute({
   summary: "Stripe's webhook (Checkout Session events)",
   description:
     "Verifies `Stripe-Signature` (HMAC-SHA256 over `timestamp.body` with the webhook secret, 300 s tolerance) " +
-    "before anything else. `checkout.session.completed` (paid) confirms the purchase, or refunds the payment when " +
-    "its hold ended and the units are gone; `checkout.session.expired` cancels the hold. Each event id is acted on once.",
+    "before anything else. `checkout.session.completed` (paid) or `async_payment_succeeded` confirms the purchase " +
+    "(a session the purchase did not record counts when it charged the purchase's price and currency), or, when " +
+    "its hold ended and the units are gone (or it was paid already), refunds the payment: the refund is recorded " +
+    "first and made by the ticket's object, retried until Stripe has made it. `checkout.session.expired` cancels " +
+    "the hold of that session. Each event id is acted on once.",
   tags: ["payments"],
   middleware: [
     bodyLimit({
@@ -44,7 +48,7 @@ const webhook = createRoute({
       z
         .object({ received: z.literal(true), result: z.enum(["confirmed", "cancelled", "refunded", "ignored"]) })
         .openapi("WebhookReceipt"),
-      "Handled, or deliberately ignored (a repeat, another session, an event type not acted on)",
+      "Handled (`refunded`: the refund is decided and recorded), or deliberately ignored (a repeat, another session, an event type not acted on)",
     ),
     ...problems([400, 413, 501, 503], {
       400: "`invalid_signature`: missing, wrong or stale signature; nothing was done",
@@ -70,12 +74,14 @@ export const paymentsRouter = openApiRouter().openapi(webhook, async (c) => {
     throw invalid([{ field: "body", message: "malformed JSON" }]);
   }
   const event = paymentEvent(body);
-  if (!event) return c.json({ received: true as const, result: "ignored" as const }, 200);
-  c.set("ticketId", event.ticketId);
+  // A session of ours names its ticket; for a storefront's own session, the purchase's id block says.
+  const ticketId = event && (event.ticketId ?? (await ticketHolding(c, event.purchaseId)));
+  if (!event || !ticketId) return c.json({ received: true as const, result: "ignored" as const }, 200);
+  c.set("ticketId", ticketId);
   const outcome = await onTicket<PaymentOutcome>(
     c,
-    event.ticketId,
-    (t) => t.paymentEvent(event.ticketId, event),
+    ticketId,
+    (t) => t.paymentEvent(ticketId, event),
     "Stripe retries the event; it is acted on once.",
   );
   if (!outcome.ok && outcome.code !== "not_found") throw rejectionError(outcome);

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Actor, CheckoutOutcome, EntriesOutcome, PurchaseOutcome } from "../../do/ticket-seller";
-import { toEntry, toPurchase } from "../../present";
+import { toEntry, toPurchase, toPurchaseDetail } from "../../present";
 import { assertActsFor, auth, forbidden, type Principal } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
 import { ApiError, invalid } from "../problem";
@@ -48,7 +48,9 @@ const confirm = createRoute({
   responses: {
     200: json(purchaseSchema, "The purchase, confirmed"),
     ...problems([400, 401, 403, 404, 409, 503], {
-      409: "`hold_expired` (with `available`) or `invalid_state` (with `purchase_status`)",
+      409:
+        "`hold_expired` (with `available`), `invalid_state` (with `purchase_status`), or `payment_refunded` (a " +
+        "payment for the ended hold is given back, so it is not confirmed)",
     }),
   },
 });
@@ -58,15 +60,18 @@ const cancel = createRoute({
   path: "/{purchase_id}/cancel",
   summary: "Cancel a purchase: its units go back to the ticket",
   description:
-    "Its owner while it is held; the admin while it is held or confirmed. Already cancelled: the same purchase " +
-    "(idempotent). An expired hold is `409 invalid_state`; the owner cancelling a confirmed purchase is `403`.",
+    "Its owner while it is held; the admin (the box office) while it is held or confirmed. A confirmed purchase " +
+    "paid through Stripe is refunded for the units it still holds: the refund is recorded with the cancel and made " +
+    "by the ticket's object, retried until Stripe has made it; the purchase ends `refunded` then. Not once " +
+    "someone it admitted is checked in (`409 checked_in`). Already cancelled: the same purchase (idempotent). An " +
+    "expired hold is `409 invalid_state`; the owner cancelling a confirmed purchase is `403`.",
   tags: ["purchases"],
   security: bearer,
   middleware: [auth("admin", "user")] as const,
   request: { params: purchaseIdParam },
   responses: {
     200: json(purchaseSchema, "The purchase, cancelled"),
-    ...problems([400, 401, 403, 404, 409, 503], { 409: "`invalid_state` (with `purchase_status`)" }),
+    ...problems([400, 401, 403, 404, 409, 503], { 409: "`invalid_state` (with `purchase_status`), or `checked_in`" }),
   },
 });
 
@@ -76,8 +81,9 @@ const checkout = createRoute({
   summary: "Pay for a hold with Stripe Checkout",
   description:
     "Creates one Stripe Checkout Session for the held purchase (a repeat returns the same session) and lengthens " +
-    "the hold to the session's end (Stripe's minimum is 30 minutes). The purchase is confirmed by Stripe's " +
-    "webhook once paid. `501` when payments are not configured.",
+    "the hold to the session's end (Stripe's minimum is 30 minutes), told as `purchase.updated`. An attempt Stripe " +
+    "refuses (`502`) leaves the hold ending when it did before. The purchase is confirmed by Stripe's webhook once " +
+    "paid. `501` when payments are not configured.",
   tags: ["purchases"],
   security: bearer,
   middleware: [auth("admin", "user"), jsonBody] as const,
@@ -88,7 +94,9 @@ const checkout = createRoute({
   responses: {
     200: json(checkoutSessionSchema, "The session: send the buyer to `checkout_url`"),
     ...problems([400, 401, 403, 404, 409, 413, 415, 501, 502, 503], {
-      409: "`invalid_state`: only a held purchase can be paid for",
+      409:
+        "`invalid_state`: only a held purchase can be paid for; `not_chargeable` (with `currency`, `minimum`): under " +
+        "Stripe's minimum charge, or cents in a currency Stripe charges in whole units (confirm it at the box office)",
       501: "`payments_not_configured`: no Stripe keys are set; holds are confirmed by the admin",
       502: "`payment_provider_error`: Stripe failed; retry (the same session is returned if one was made)",
     }),
@@ -126,7 +134,7 @@ export const purchasesRouter = openApiRouter()
     const { purchase } = outcome;
     assertActsFor(c.get("principal"), purchase.user_id);
     const entries = await Promise.all(outcome.entries.map((e) => toEntry(c.env, e, purchase)));
-    return c.json({ ...toPurchase(purchase), entries }, 200);
+    return c.json({ ...toPurchaseDetail(purchase, outcome.refunds), entries }, 200);
   })
   .openapi(confirm, async (c) => {
     const { purchase_id } = c.req.valid("param");
