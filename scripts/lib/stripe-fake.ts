@@ -9,12 +9,12 @@
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 
-export interface Reply {
+interface Reply {
   status: number;
   body: unknown;
 }
 
-export interface Session {
+interface Session {
   object: "checkout.session";
   id: string;
   url: string;
@@ -139,7 +139,7 @@ const shown = ({ line_items_name: _, ...session }: Session) => session;
 
 let events = 0;
 /** A Checkout Session event, as Stripe sends it to a webhook endpoint. */
-export const stripeEvent = (type: string, session: Session) => ({
+const stripeEvent = (type: string, session: Session) => ({
   id: `evt_test_${Date.now()}_${++events}`,
   object: "event",
   api_version: "2025-01-27.acacia",
@@ -150,7 +150,7 @@ export const stripeEvent = (type: string, session: Session) => ({
 });
 
 /** Stripe-Signature: HMAC-SHA256 over `t.payload` with the endpoint's secret. */
-export const stripeSignature = (payload: string, secret: string, at = Math.floor(Date.now() / 1000)) =>
+const stripeSignature = (payload: string, secret: string, at = Math.floor(Date.now() / 1000)) =>
   `t=${at},v1=${createHmac("sha256", secret).update(`${at}.${payload}`).digest("hex")}`;
 
 export interface Delivered {
@@ -159,7 +159,7 @@ export interface Delivered {
 }
 
 /** Signs an event and posts it to the webhook, as `stripe listen --forward-to` does. */
-export async function deliverEvent(
+async function deliverEvent(
   forwardTo: string,
   webhookSecret: string,
   type: string,
@@ -180,7 +180,7 @@ export async function deliverEvent(
   return { event: { id: event.id, type }, webhook: { status: res.status, body } };
 }
 
-export interface StripeFakeOptions {
+interface StripeFakeOptions {
   port: number;
   secretKey: string;
   webhookSecret: string;
