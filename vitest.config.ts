@@ -50,6 +50,7 @@ export default defineConfig(async () => {
                   REQUEST_LOG: process.env.REQUEST_LOG ?? "off", // the request log lines, on demand
                   STRIPE_SECRET_KEY: "sk_test_fake",
                   STRIPE_WEBHOOK_SECRET: "whsec_test_secret",
+                  STRIPE_API_BASE: "", // Stripe's own host, which outboundService serves (not .dev.vars' stand-in)
                   ENTRY_SIGNING_KEY: JSON.stringify(currentEntryKey),
                   ENTRY_VERIFY_KEYS: JSON.stringify([{ ...oldEntryKey, d: undefined }]),
                   TEST_OLD_ENTRY_KEY: oldEntryKey, // signs codes as before a rotation

@@ -8,7 +8,8 @@ import { adminHeader, gateBearer, userBearer } from "./lib/dev-vars.ts";
 import { type Client, client } from "./lib/load.ts";
 import { rush } from "./lib/rush.ts";
 import { seed } from "./lib/seed.ts";
-import { startServer } from "./lib/server.ts";
+import { freePort, startServer } from "./lib/server.ts";
+import { type Delivered, startStripeFake } from "./lib/stripe-fake.ts";
 import { startReceiver } from "./lib/webhook-receiver.ts";
 
 const DEADLINE_MS = 4 * 60_000;
@@ -33,9 +34,27 @@ async function expectStatus(
   return res.status === status && res.body ? JSON.parse(res.body) : undefined;
 }
 
-// Its own local state, so a run neither sees nor leaves data in .wrangler/.
+// Its own local state, so a run neither sees nor leaves data in .wrangler/; its own Stripe stand-in.
 const state = mkdtempSync(join(tmpdir(), "tickets-smoke-"));
-const server = await startServer("npm", ["run", "dev", "--", "--persist-to", state]);
+const stripeVars = {
+  STRIPE_API_BASE: `http://127.0.0.1:${await freePort()}`,
+  STRIPE_SECRET_KEY: "sk_test_smoke",
+  STRIPE_WEBHOOK_SECRET: "whsec_smoke",
+};
+const server = await startServer("npm", [
+  "run",
+  "dev",
+  "--",
+  "--persist-to",
+  state,
+  ...Object.entries(stripeVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+]);
+const stripe = await startStripeFake({
+  port: Number(new URL(stripeVars.STRIPE_API_BASE).port),
+  secretKey: stripeVars.STRIPE_SECRET_KEY,
+  webhookSecret: stripeVars.STRIPE_WEBHOOK_SECRET,
+  forwardTo: `${server.url}/payments/stripe/webhook`,
+});
 const watchdog = setTimeout(async () => {
   console.error(`smoke: over ${DEADLINE_MS} ms, stopping`);
   await server.stop();
@@ -167,6 +186,34 @@ try {
     JSON.stringify(lifeTicket),
   );
 
+  // Paying through the Stripe stand-in: hold → checkout → the buyer pays → Stripe's signed event confirms.
+  const toPay = await holdOf(1);
+  const session = await expectStatus(
+    c,
+    "POST /purchases/{id}/checkout",
+    "POST",
+    `/purchases/${toPay?.id}/checkout`,
+    200,
+    { success_url: "https://club.example/paid", cancel_url: "https://club.example/cancelled" },
+    asUser,
+  );
+  const checkoutPage = await fetch(session?.checkout_url ?? stripe.url);
+  check("the checkout page shows the hold's price", (await checkoutPage.text()).includes("20.00 EUR"));
+  const paid = (await (
+    await fetch(`${stripe.url}/__fake/sessions/${session?.session_id}/pay`, { method: "POST" })
+  ).json()) as Delivered;
+  check(
+    "the paid session's event confirms the purchase",
+    paid.webhook?.status === 200 && (paid.webhook.body as { result?: string }).result === "confirmed",
+    JSON.stringify(paid),
+  );
+  const settled = await expectStatus(c, "GET /purchases/{id} once paid", "GET", `/purchases/${toPay?.id}`, 200);
+  check(
+    "hold → paid → confirmed, with its entry",
+    settled?.status === "confirmed" && settled?.entries?.length === 1,
+    JSON.stringify(settled),
+  );
+
   // The gate: a purchase's entries carry codes; one scan admits, the second is refused.
   const withEntries = await expectStatus(
     c,
@@ -262,7 +309,7 @@ try {
   // model shows it with nobody asking the object (then the object is asked).
   await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(toExpire?.expires_at) + 1_500 - Date.now())));
   const after = await expectStatus(c, "GET /tickets/{id} after expiry", "GET", `/tickets/${life?.id}`, 200);
-  check("the expired hold's units are back", after?.held === 0 && after?.available === 4, JSON.stringify(after));
+  check("the expired hold's units are back", after?.held === 0 && after?.available === 3, JSON.stringify(after));
   const expired = await expectStatus(c, "GET /purchases/{id} after expiry", "GET", `/purchases/${toExpire?.id}`, 200);
   check("hold → expired on time", expired?.status === "expired", JSON.stringify(expired));
   c.close();
@@ -271,6 +318,7 @@ try {
 } finally {
   clearTimeout(watchdog);
   await server.stop();
+  await stripe.close();
   rmSync(state, { recursive: true, force: true });
 }
 

@@ -3,7 +3,7 @@
 // published public keys (GET /games/{id}/gate-keys, saved once). A separate
 // implementation from the worker's: it decodes the code and verifies its
 // Ed25519 signature with Node's WebCrypto. Prints the claims; exits 1 if the
-// code is not valid.
+// code is not valid, 2 if the keys cannot be read.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -17,11 +17,37 @@ if (!code || (!values.keys && !(values.url && values.game))) {
   process.exit(2);
 }
 type Jwk = { kty: string; crv: string; kid: string; x: string };
-const { keys } = (
-  values.keys
-    ? JSON.parse(readFileSync(values.keys, "utf8"))
-    : await (await fetch(`${values.url}/games/${values.game}/gate-keys`)).json()
-) as { keys: Jwk[] };
+// keys.json: the gate-keys answer as saved ({"keys": [...]}), or just its array of keys.
+function keysOf(text: string, from: string): Jwk[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown } | undefined)?.keys;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k?.kid === "string" && typeof k?.x === "string")) {
+    console.error(
+      `${from} does not hold gate keys: save GET /games/{id}/gate-keys as it answers ({"keys": [...]}), or its array`,
+    );
+    process.exit(2);
+  }
+  return keys;
+}
+let keys: Jwk[];
+if (values.keys) {
+  let text = "";
+  try {
+    text = readFileSync(values.keys, "utf8");
+  } catch (err) {
+    console.error(`cannot read ${values.keys}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  keys = keysOf(text, values.keys);
+} else {
+  const source = `${values.url}/games/${values.game}/gate-keys`;
+  keys = keysOf(await (await fetch(source)).text(), source);
+}
 
 // "E1" + base64url(payload || 64-byte signature); payload = [kid length][kid][entry][ticket][game] as LEB128 varints.
 // The same rules as the worker: at most 128 characters, the base64url alphabet, canonical (one text per code).

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
@@ -28,6 +28,15 @@ const health = createRoute({
   responses: { 200: { content: { "application/json": { schema: healthSchema } }, description: "Up" } },
 });
 
+// A browser pointed at the API's root lands on its reference.
+const root = createRoute({
+  method: "get",
+  path: "/",
+  summary: "The interactive reference (redirects to /docs)",
+  tags: ["service"],
+  responses: { 302: { description: "To /docs", headers: z.object({ Location: z.literal("/docs") }) } },
+});
+
 const app = new OpenAPIHono<AppEnv>();
 app.use(requestId({ limitLength: 128 }));
 app.use(observe);
@@ -44,13 +53,14 @@ app.use(
         : null,
     allowMethods: ["GET", "POST", "PATCH", "DELETE"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", BOOKMARK_HEADER],
-    exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing", BOOKMARK_HEADER],
+    exposeHeaders: ["Retry-After", "X-Request-Id", "ETag", "Server-Timing", "Idempotent-Replayed", BOOKMARK_HEADER],
     maxAge: 600,
   }),
 );
 
 const routes = app
   .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
+  .openapi(root, (c) => c.redirect("/docs", 302))
   .route("/tickets", ticketsRouter)
   .route("/purchases", purchasesRouter)
   .route("/payments", paymentsRouter)
@@ -84,6 +94,7 @@ app.doc31("/openapi.json", {
   ],
 });
 app.get("/docs", (c) => c.html(docsPage));
+app.get("/docs/", (c) => c.html(docsPage));
 
 app.onError((err, c) => problem(c, toApiError(err)));
 app.notFound((c) => problem(c, new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`)));

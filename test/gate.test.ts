@@ -17,6 +17,7 @@ interface Answer {
   result: "admitted" | "rejected";
   reason?: string;
   entry: { id: number; status: string; checked_in_gate: string | null } | null;
+  ticket: { id: number; name: string; type: string } | null;
   checked_in_at: string | null;
   first_checked_in_at?: string;
   first_gate?: string | null;
@@ -98,6 +99,18 @@ describe("POST /checkins", () => {
         first_gate: admitted[0]!.entry!.checked_in_gate,
       });
     }
+  });
+
+  it("shows the scanner which ticket the entry is for", async () => {
+    const ticket = await createTicket({ name: "Family Corner", type: "child" });
+    const purchase = (await buy({ user_id: 7, ticket_id: ticket.id })).body as { id: number };
+    const read = await api(`/purchases/${purchase.id}`, { headers: asAdmin });
+    const { entries } = (await read.json()) as { entries: Entry[] };
+    const gate = await asGate([ticket.game_id]);
+    const shown = { id: ticket.id, name: "Family Corner", type: "child" };
+    expect(await scan(entries[0]!.code!, gate)).toMatchObject({ result: "admitted", ticket: shown });
+    expect(await scan(entries[0]!.code!, gate)).toMatchObject({ reason: "already_checked_in", ticket: shown });
+    expect((await scan("not a code", gate)).ticket).toBeNull();
   });
 
   it("answers the same nonce with the identical answer", async () => {
@@ -285,7 +298,7 @@ describe("POST /checkins/batch (offline scans)", () => {
     expect(res.status).toBe(200);
     const { answers } = (await res.json()) as { answers: (Answer & { nonce: string })[] };
     expect(answers.map((a) => a.nonce)).toEqual(scans.map((s) => s.nonce));
-    expect(answers[1]).toMatchObject({ result: "admitted", checked_in_at: at(10) });
+    expect(answers[1]).toMatchObject({ result: "admitted", checked_in_at: at(10), ticket: { id: ticket.id } });
     expect(answers[0]).toMatchObject({
       result: "rejected",
       reason: "already_checked_in",
@@ -294,7 +307,7 @@ describe("POST /checkins/batch (offline scans)", () => {
       first_gate: "north",
     });
     expect(answers[2]).toMatchObject({ result: "admitted", checked_in_at: at(15) });
-    expect(answers[3]).toMatchObject({ result: "rejected", reason: "invalid" });
+    expect(answers[3]).toMatchObject({ result: "rejected", reason: "invalid", ticket: null });
     // The same upload again answers the same (nonces).
     const again = (await (await postJson("/checkins/batch", { scans }, gate)).json()) as { answers: Answer[] };
     expect(again.answers).toEqual(answers);
@@ -311,6 +324,27 @@ describe("POST /checkins/batch (offline scans)", () => {
     );
     const future = { ...one, scanned_at: new Date(Date.now() + 3_600_000).toISOString() };
     await expectProblem(await postJson("/checkins/batch", { scans: [future] }, gate), 400, "validation_error");
+  });
+});
+
+describe("GET /entries/{entry_id}/qr.svg", () => {
+  it("draws the entry's code for its owner and the admin only; a cancelled entry has none", async () => {
+    const { entries } = await bought(2);
+    const image = await api(`/entries/${entries[0]!.id}/qr.svg`, { headers: await asUser(7) });
+    expect(image.status).toBe(200);
+    expect(image.headers.get("Content-Type")).toBe("image/svg+xml");
+    expect(image.headers.get("Cache-Control")).toBe("private, no-store");
+    const svg = await image.text();
+    expect(svg).toMatch(/^<svg [^>]*viewBox="-4 -4 \d+ \d+"[^>]*><rect [^>]*fill="#fff"><\/rect><path d="M/); // e2e decodes it
+    const byAdmin = await api(`/entries/${entries[0]!.id}/qr.svg`, { headers: asAdmin });
+    expect(await byAdmin.text()).toBe(svg); // one code, one image
+    await expectProblem(await api(`/entries/${entries[0]!.id}/qr.svg`, { headers: await asUser(8) }), 403, "forbidden");
+    await expectProblem(await api(`/entries/${entries[0]!.id}/qr.svg`), 401, "unauthorized");
+    await expectProblem(await api(`/entries/${entries[0]!.id + 7}/qr.svg`, { headers: asAdmin }), 404, "not_found");
+    await expectProblem(await api("/entries/abc/qr.svg", { headers: asAdmin }), 400, "validation_error");
+    await postJson(`/entries/${entries[1]!.id}/cancel`, {}, asAdmin);
+    const cancelled = await api(`/entries/${entries[1]!.id}/qr.svg`, { headers: asAdmin });
+    expect(await expectProblem(cancelled, 409, "invalid_state")).toMatchObject({ entry_status: "cancelled" });
   });
 });
 
@@ -334,6 +368,13 @@ describe("GET /games/{game_id}/gate-sync", () => {
       [entries[2]!.id, "revoked"],
     ]);
     expect((await sync(next.cursor)).changes).toEqual([]);
+    const asAdminToo = await api(`/games/${ticket.game_id}/gate-sync?since=${start.cursor}`, { headers: asAdmin });
+    expect(((await asAdminToo.json()) as { changes: unknown[] }).changes).toEqual(next.changes);
+    await expectProblem(
+      await api(`/games/${ticket.game_id}/gate-sync`, { headers: await asUser(7) }),
+      403,
+      "forbidden",
+    );
     await expectProblem(
       await api(`/games/${ticket.game_id}/gate-sync`, { headers: await asGate([ticket.game_id + 1]) }),
       403,

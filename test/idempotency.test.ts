@@ -27,7 +27,24 @@ describe("Idempotency-Key on POST /tickets/buy", () => {
     expect(first.status).toBe(200);
     expect(second.status).toBe(200);
     expect(await second.json()).toEqual(await first.json());
+    // Stripe's convention: a replay says it is one; the first answer does not.
+    expect(first.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(second.headers.get("Idempotent-Replayed")).toBe("true");
     expect(await purchasesOf(ticket.id)).toMatchObject({ sold: 2, rows: [{ quantity: 2 }] });
+  });
+
+  it("marks a replayed hold too, and its Location", async () => {
+    const ticket = await createTicket({ stock: 10 });
+    const hold = () => postJson("/tickets/hold", { user_id: 1, ticket_id: ticket.id }, keyed("hold-1"));
+    const first = await hold();
+    const second = await hold();
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(first.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(second.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(second.headers.get("Location")).toBe(first.headers.get("Location"));
+    // Without a key nothing is a replay.
+    const unkeyed = await postJson("/tickets/buy", { user_id: 1, ticket_id: ticket.id });
+    expect(unkeyed.headers.get("Idempotent-Replayed")).toBeNull();
   });
 
   it("accepts the draft's quoted form of the key as the same key", async () => {
@@ -114,6 +131,8 @@ describe("Idempotency-Key on POST /tickets", () => {
     const second = await postJson("/tickets", body, keyed("create-1"));
     expect(first.status).toBe(200);
     expect(((await second.json()) as { id: number }).id).toBe(((await first.json()) as { id: number }).id);
+    expect(first.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(second.headers.get("Idempotent-Replayed")).toBe("true");
     const n = await env.DB.prepare("SELECT count(*) AS n FROM tickets WHERE game_id = ?").bind(body.game_id).first();
     expect(n).toEqual({ n: 1 });
     await expectProblem(
@@ -134,5 +153,6 @@ describe("Idempotency-Key on POST /tickets", () => {
       ids.add(((await res.json()) as { id: number }).id);
     }
     expect(ids.size).toBe(1);
+    expect(answers.filter((res) => res.headers.get("Idempotent-Replayed") === null)).toHaveLength(1);
   });
 });

@@ -15,7 +15,7 @@ describe("GET /openapi.json", () => {
     const doc = await load();
     expect(doc.openapi).toBe("3.1.0");
     const served = app.routes
-      .filter((r) => r.method !== "ALL" && !["/openapi.json", "/docs"].includes(r.path))
+      .filter((r) => r.method !== "ALL" && !["/openapi.json", "/docs", "/docs/"].includes(r.path))
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`);
     expect(served.length).toBeGreaterThanOrEqual(7);
     const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
@@ -76,5 +76,14 @@ describe("GET /docs", () => {
     const html = await res.text();
     expect(html).toContain('src="/docs/assets/swagger-ui-bundle.js"');
     expect(html).not.toMatch(/https?:\/\//); // no CDN
+  });
+
+  it("is found from the root and with a trailing slash", async () => {
+    const root = await api("/");
+    expect(root.status).toBe(302);
+    expect(root.headers.get("Location")).toBe("/docs");
+    const slashed = await api("/docs/");
+    expect(slashed.status).toBe(200);
+    expect(await slashed.text()).toBe(await (await api("/docs")).text());
   });
 });

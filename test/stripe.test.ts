@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { stripeApiBase } from "../src/payments/stripe";
 import { api, asAdmin, asUser, buy, createTicket, expectProblem, postJson, sellerOf } from "./helpers";
 import {
   deliver,
@@ -250,5 +251,15 @@ describe("POST /payments/stripe/webhook", () => {
     const expired = await stripeRequests(`/v1/checkout/sessions/${session.session_id}/expire`);
     expect(expired).toHaveLength(1);
     expect((await ticketNow(ticket.id)).held).toBe(0);
+  });
+});
+
+describe("Stripe's API base", () => {
+  it("is Stripe's own host, unless a stand-in is set while developing", () => {
+    const standIn = "http://127.0.0.1:12111";
+    expect(stripeApiBase({ ENVIRONMENT: "development", STRIPE_API_BASE: standIn })).toBe(standIn);
+    expect(stripeApiBase({ ENVIRONMENT: "development", STRIPE_API_BASE: "" })).toBe("https://api.stripe.com");
+    // A deployment never sends payments elsewhere, whatever is set.
+    expect(stripeApiBase({ ENVIRONMENT: "production", STRIPE_API_BASE: standIn })).toBe("https://api.stripe.com");
   });
 });

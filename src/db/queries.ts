@@ -56,16 +56,21 @@ async function insertTicket(db: Db, values: NewTicket, idem?: IdempotencyKey): P
 
 /**
  * Creates a ticket once per idempotency key: a repeat with the same body
- * returns the ticket the key created, one with another body "key_reused".
+ * returns the ticket the key created (`replayed`), one with another body "key_reused".
  */
-export async function createTicketOnce(db: Db, values: NewTicket, idem?: IdempotencyKey) {
-  if (!idem) return insertTicket(db, values);
+export async function createTicketOnce(
+  db: Db,
+  values: NewTicket,
+  idem?: IdempotencyKey,
+): Promise<{ ticket: TicketRow; replayed: boolean } | "key_reused"> {
+  if (!idem) return { ticket: await insertTicket(db, values), replayed: false };
   const earlier = async () => {
     const row = await findTicketByKey(db, idem.principal, idem.key);
-    return row && (row.idem_hash === idem.hash ? row : ("key_reused" as const));
+    if (!row) return undefined;
+    return row.idem_hash === idem.hash ? { ticket: row, replayed: true } : ("key_reused" as const);
   };
   try {
-    return (await earlier()) ?? (await insertTicket(db, values, idem));
+    return (await earlier()) ?? { ticket: await insertTicket(db, values, idem), replayed: false };
   } catch (err) {
     // A concurrent request with the same key won the unique index.
     const row = await earlier();

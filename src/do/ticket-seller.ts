@@ -79,9 +79,11 @@ export type Purchase = Omit<
   | "refund_id"
   | "held_until"
 > & { ticket_id: number; game_id: number };
-export type PurchaseOutcome = { ok: true; purchase: Purchase } | Rejection;
+/** `replayed`: the answer of an earlier order with the same Idempotency-Key. */
+export type PurchaseOutcome = { ok: true; purchase: Purchase; replayed?: true } | Rejection;
 export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[]; refunds: RefundRow[] } | Rejection;
-export type ScanOutcome = { ok: true; answers: ScanAnswer[] } | Rejection;
+/** `ticket`: what the scanner shows with the answer (a socio stand, a child's ticket). */
+export type ScanOutcome = { ok: true; answers: ScanAnswer[]; ticket: { name: string; type: string } } | Rejection;
 export type EntryOutcome =
   | { ok: true; entry: EntryRow; ticket_id: number; game_id: number; user_id: number }
   | Rejection;
@@ -208,7 +210,7 @@ export class TicketSeller extends DurableObject<Env> {
       }
       const versions = [...answers.values()].map((a) => a.entry?.version ?? 0);
       await this.#written(Math.max(0, ...versions));
-      return { ok: true, answers: batch.map((scan) => answers.get(scan)!) };
+      return { ok: true, answers: batch.map((scan) => answers.get(scan)!), ticket: { name: t.name, type: t.type } };
     });
   }
 
@@ -477,8 +479,10 @@ export class TicketSeller extends DurableObject<Env> {
         async (t, now): Promise<PurchaseOutcome | "no ids"> => {
           const key = order.idempotency;
           const stored = key && store.findByKey(this.#db, key.principal, key.key);
-          if (stored)
-            return stored.idem_hash === key.hash ? this.#answer(t, stored) : { ok: false, code: "key_reused" };
+          if (stored) {
+            if (stored.idem_hash !== key.hash) return { ok: false, code: "key_reused" };
+            return { ...(await this.#answer(t, stored)), replayed: true };
+          }
           const bought = t.max_per_user === null ? 0 : store.unitsOf(this.#db, order.user_id);
           const refused = saleRefusal(t, now, bought, order.quantity);
           if (refused) return refused;
@@ -521,7 +525,7 @@ export class TicketSeller extends DurableObject<Env> {
   }
 
   /** The answer with a purchase: sent once D1 holds it (boundedly). */
-  async #answer(t: TicketRow, p: PurchaseRow): Promise<PurchaseOutcome> {
+  async #answer(t: TicketRow, p: PurchaseRow): Promise<{ ok: true; purchase: Purchase }> {
     await this.#written(p.version);
     return { ok: true, purchase: asPurchase(t, p) };
   }

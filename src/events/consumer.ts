@@ -2,6 +2,7 @@ import { database } from "../db/queries";
 import * as hooks from "../db/webhooks";
 import { logError } from "../do/backoff";
 import { toTicket } from "../present";
+import { describeFailure } from "./failure";
 import { sign } from "./signing";
 import { type EventType, packEvents, type QueueMessage, type WebhookEvent } from "./types";
 
@@ -90,7 +91,7 @@ async function attempt(env: Env, deliveryId: string, attempts: number): Promise<
     const text = await res.text();
     if (!res.ok) error = `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
   } catch (err) {
-    error = (err as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : String(err);
+    error = await describeFailure(err, webhook.url, TIMEOUT_MS);
   }
   const outcome = { response_code: code, duration_ms: Date.now() - started, error };
   if (code !== null && code >= 200 && code < 300) {

@@ -366,6 +366,10 @@ export const scanAnswerSchema = z
       })
       .nullable()
       .openapi({ description: "Null when the code is not one of ours (invalid) or not for this gate (wrong_game)" }),
+    ticket: z.object({ id, name: z.string(), type: z.string() }).nullable().openapi({
+      description:
+        "The entry's ticket, for the scanner to show (which stand, a socio or child ticket); null with the entry",
+    }),
     checked_in_at: timestamp.nullable().openapi({ description: "When the entry was checked in, if it is" }),
     first_checked_in_at: timestamp.optional().openapi({ description: "already_checked_in: when it was" }),
     first_gate: z.string().nullable().optional().openapi({ description: "already_checked_in: where" }),

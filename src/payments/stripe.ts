@@ -2,10 +2,13 @@
 // A small client of our own: the official SDK (stripe 23.1) bundles to
 // 238 KB minified / 32 KiB gzipped for these calls, which would take the
 // worker from 117 KiB to about 149 KiB of its 150 KiB budget.
+import { env } from "cloudflare:workers";
 
 import { fromStripeAmount, toStripeAmount } from "./amounts";
 
-const API = "https://api.stripe.com/v1";
+/** Stripe's API; while developing, the local stand-in at STRIPE_API_BASE (`npm run stripe:fake`) when set. */
+export const stripeApiBase = (e: Pick<Env, "ENVIRONMENT" | "STRIPE_API_BASE">) =>
+  (e.ENVIRONMENT === "development" && e.STRIPE_API_BASE) || "https://api.stripe.com";
 export const CHECKOUT_MINUTES = 31; // Stripe's minimum session life is 30 minutes; one more for the trip there
 
 export class StripeError extends Error {
@@ -34,7 +37,7 @@ async function call<T>(
   params: Record<string, unknown> | null,
   idempotencyKey?: string,
 ) {
-  const res = await fetch(`${API}${path}`, {
+  const res = await fetch(`${stripeApiBase(env)}/v1${path}`, {
     method: params ? "POST" : "GET",
     headers: {
       Authorization: `Bearer ${secretKey}`,

@@ -10,10 +10,11 @@ import { adminHeader } from "../../scripts/lib/dev-vars.ts";
 
 const verify = (...args: string[]) => {
   try {
-    return { status: 0, out: execFileSync("node", ["scripts/verify-code.ts", ...args], { encoding: "utf8" }) };
+    const out = execFileSync("node", ["scripts/verify-code.ts", ...args], { encoding: "utf8", stdio: "pipe" });
+    return { status: 0, out, err: "" };
   } catch (err) {
-    const e = err as { status: number; stdout: string };
-    return { status: e.status, out: e.stdout };
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { status: e.status, out: e.stdout, err: e.stderr };
   }
 };
 
@@ -54,4 +55,13 @@ it("verifies an entry code with only the published keys, and refuses a tampered 
   const bad = verify(tampered, "--keys", keys);
   expect(bad.status).toBe(1);
   expect(JSON.parse(bad.out)).toMatchObject({ valid: false });
+
+  // Just the array of keys does too; anything else is a clear refusal, not a stack trace.
+  writeFileSync(keys, JSON.stringify(JSON.parse(await (await fetch(`${url}/games/${game}/gate-keys`)).text()).keys));
+  expect(verify(entries[0]!.code, "--keys", keys).status).toBe(0);
+  writeFileSync(keys, '{"kid": "dev-1"}');
+  const junk = verify(entries[0]!.code, "--keys", keys);
+  expect(junk.status).toBe(2);
+  expect(junk.err).toMatch(/does not hold gate keys/);
+  expect(junk.err).not.toMatch(/\bat .*\.ts:\d+/);
 });

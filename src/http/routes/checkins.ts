@@ -103,20 +103,23 @@ async function verified(c: Context<AppEnv>, code: string): Promise<Verified> {
 
 const invalidAnswer: ScanAnswer = { result: "rejected", reason: "invalid", entry: null, checked_in_at: null };
 
+type Ticket = { id: number; name: string; type: string };
+
 /** The scans of one ticket, decided by its object; a signed code naming no ticket of ours is invalid. */
 async function scanAt(c: Context<AppEnv>, ticketId: number, scans: Scan[], offline: boolean) {
   const outcome = await onTicket<ScanOutcome>(c, ticketId, (t) => t.scan(ticketId, scans, offline), SCAN_RETRY);
-  if (!outcome.ok && outcome.code === "not_found") return scans.map(() => invalidAnswer);
+  if (!outcome.ok && outcome.code === "not_found") return { answers: scans.map(() => invalidAnswer), ticket: null };
   if (!outcome.ok) throw rejectionError(outcome);
-  return outcome.answers;
+  return { answers: outcome.answers, ticket: { id: ticketId, ...outcome.ticket } };
 }
 
-const present = (answer: ScanAnswer, claims?: EntryClaims) => ({
+const present = (answer: ScanAnswer, claims?: EntryClaims, ticket?: Ticket | null) => ({
   ...answer,
   entry:
     answer.entry && claims
       ? toScannedEntry(answer.entry, { ticket_id: claims.ticketId, game_id: claims.gameId })
       : null,
+  ticket: answer.entry && ticket ? ticket : null,
 });
 
 function checkScannedAt(scannedAt: string, field: string): void {
@@ -135,8 +138,8 @@ export const checkinsRouter = openApiRouter()
     c.set("ticketId", v.claims.ticketId);
     const { entryId, gameId } = v.claims;
     const scan = { entryId, gameId, nonce, scanner, gate: gate ?? null, scannedAt: null };
-    const [answer] = await scanAt(c, v.claims.ticketId, [scan], false);
-    return c.json(present(answer!, v.claims), 200);
+    const { answers, ticket } = await scanAt(c, v.claims.ticketId, [scan], false);
+    return c.json(present(answers[0]!, v.claims, ticket), 200);
   })
   .openapi(checkInOffline, async (c) => {
     const { scans } = c.req.valid("json");
@@ -162,6 +165,7 @@ export const checkinsRouter = openApiRouter()
       byTicket.set(v.claims.ticketId, [...(byTicket.get(v.claims.ticketId) ?? []), { index, scan }]);
     });
     const answers: ScanAnswer[] = checked.map((v) => ("answer" in v ? v.answer : (undefined as unknown as ScanAnswer)));
+    const tickets = new Map<number, Ticket | null>();
     const groups = await Promise.allSettled(
       [...byTicket].map(async ([ticketId, group]) => {
         const decided = await scanAt(
@@ -170,8 +174,9 @@ export const checkinsRouter = openApiRouter()
           group.map((g) => g.scan),
           true,
         );
+        tickets.set(ticketId, decided.ticket);
         group.forEach((g, i) => {
-          answers[g.index] = decided[i]!;
+          answers[g.index] = decided.answers[i]!;
         });
       }),
     );
@@ -190,7 +195,8 @@ export const checkinsRouter = openApiRouter()
       {
         answers: answers.map((a, i) => {
           const v = checked[i]!;
-          return { nonce: scans[i]!.nonce, ...present(a, "claims" in v ? v.claims : undefined) };
+          const claims = "claims" in v ? v.claims : undefined;
+          return { nonce: scans[i]!.nonce, ...present(a, claims, claims && tickets.get(claims.ticketId)) };
         }),
       },
       200,

@@ -1,14 +1,37 @@
-import { createRoute } from "@hono/zod-openapi";
-import type { EntryOutcome } from "../../do/ticket-seller";
+import { createRoute, z } from "@hono/zod-openapi";
+import { purchaseOfEntry } from "../../do/entries";
+import type { EntriesOutcome, EntryOutcome } from "../../do/ticket-seller";
+import { qrSvg } from "../../gate/qr";
 import { toEntry } from "../../present";
-import { auth } from "../auth";
+import { assertActsFor, auth } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
+import { ApiError, notFound, unavailable } from "../problem";
 import { ticketOfEntry } from "../read-model";
 import { entryIdParam, entrySchema } from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
 import { actorOf } from "./purchases";
 
-// One entry of a purchase: cancel it (one unit back) or reissue its code.
+// One entry of a purchase: its code as a QR image, cancel it (one unit back) or reissue its code.
+
+const qr = createRoute({
+  method: "get",
+  path: "/{entry_id}/qr.svg",
+  summary: "An entry's code as a QR image (SVG), to show at the gate",
+  description:
+    "Its owner or the admin. The image holds the entry's `code`, as `GET /purchases/{id}` lists it; a reissued " +
+    "entry's new code is a new image. Not cached: it admits a person.",
+  tags: ["entries"],
+  security: bearer,
+  middleware: [auth("admin", "user")] as const,
+  request: { params: entryIdParam },
+  responses: {
+    200: { content: { "image/svg+xml": { schema: z.string() } }, description: "The QR code, black on white" },
+    ...problems([400, 401, 403, 404, 409, 503], {
+      409: "`invalid_state` (with `entry_status`): a cancelled or revoked entry has no code",
+      503: "`unavailable`: the ticket's object or the read model did not answer, or no key signs codes",
+    }),
+  },
+});
 
 const cancel = createRoute({
   method: "post",
@@ -53,6 +76,28 @@ const reissue = createRoute({
 });
 
 export const entriesRouter = openApiRouter()
+  .openapi(qr, async (c) => {
+    const { entry_id } = c.req.valid("param");
+    const ticketId = await ticketOfEntry(c, entry_id);
+    const outcome = await onTicket<EntriesOutcome>(
+      c,
+      ticketId,
+      (t) => t.purchase(ticketId, purchaseOfEntry(entry_id)),
+      "Reading is safe to retry.",
+    );
+    if (!outcome.ok && outcome.code !== "purchase_not_found") throw rejectionError(outcome);
+    const entry = outcome.ok ? outcome.entries.find((e) => e.id === entry_id) : undefined;
+    if (!outcome.ok || !entry) throw notFound("No entry has this id.");
+    assertActsFor(c.get("principal"), outcome.purchase.user_id);
+    const { code } = await toEntry(c.env, entry, outcome.purchase);
+    if (!code && (entry.status === "cancelled" || entry.status === "revoked")) {
+      throw new ApiError(409, "invalid_state", `An entry that is ${entry.status} has no code.`, {
+        entry_status: entry.status,
+      });
+    }
+    if (!code) throw unavailable("Entry codes cannot be signed: ENTRY_SIGNING_KEY is not set.");
+    return c.body(qrSvg(code), 200, { "Content-Type": "image/svg+xml", "Cache-Control": "private, no-store" });
+  })
   .openapi(cancel, async (c) => {
     const { entry_id } = c.req.valid("param");
     const ticketId = await ticketOfEntry(c, entry_id);

@@ -33,6 +33,15 @@ import { jsonBody } from "../validate";
 /** An order the object has not started by then is not run: its client has given up. */
 const ORDER_DEADLINE_MS = 10_000;
 
+// Stripe's convention: an answer repeated for a known Idempotency-Key says so.
+const REPLAYED = { "Idempotent-Replayed": "true" } as const;
+const replayed = z.object({
+  "Idempotent-Replayed": z
+    .literal("true")
+    .optional()
+    .openapi({ description: "Present on the answer to a repeat of an earlier request with the same Idempotency-Key" }),
+});
+
 const createTicket = createRoute({
   method: "post",
   path: "/",
@@ -42,7 +51,7 @@ const createTicket = createRoute({
   middleware: [auth("admin"), jsonBody] as const,
   request: { headers: idempotencyHeader, body: { ...json(createTicketSchema, "The ticket"), required: true } },
   responses: {
-    200: json(ticketSchema, "The ticket created"),
+    200: { ...json(ticketSchema, "The ticket created (or, for a repeated key, created before)"), headers: replayed },
     ...problems([400, 401, 403, 413, 415, 422, 503], {
       503: "`outcome_unknown`: D1 did not answer, so the ticket may or may not exist; retry with the same `Idempotency-Key`",
     }),
@@ -62,7 +71,7 @@ const buy = createRoute({
   middleware: [auth("admin", "user"), jsonBody] as const,
   request: { headers: idempotencyHeader, body: { ...json(buySchema, "The order"), required: true } },
   responses: {
-    200: json(purchaseSchema, "The purchase"),
+    200: { ...json(purchaseSchema, "The purchase"), headers: replayed },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
       409: "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
       503: RETRY_WITH_KEY,
@@ -85,7 +94,7 @@ const hold = createRoute({
   responses: {
     201: {
       ...json(purchaseSchema, "The hold (a replay with the same key answers the same purchase, as it now is)"),
-      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1" }) }),
+      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1" }) }).extend(replayed.shape),
     },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
       409: "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
@@ -217,7 +226,7 @@ async function order(c: Context<AppEnv>, body: z.infer<typeof buySchema>, kind: 
     "Retry with the same Idempotency-Key: it answers the purchase if there was one.",
   );
   if (!outcome.ok) throw rejectionError(outcome);
-  return outcome.purchase;
+  return outcome;
 }
 
 export const ticketsRouter = openApiRouter()
@@ -238,6 +247,7 @@ export const ticketsRouter = openApiRouter()
       throw outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key.");
     }
     if (row === "key_reused") throw keyReused();
+    const { ticket, replayed } = row;
     // Its ticket.created event, written with it, goes to the queue now (or on the cron's sweep).
     waitUntil(
       sendCreations(c.env).catch((err) =>
@@ -247,23 +257,25 @@ export const ticketsRouter = openApiRouter()
       ),
     );
     // A ticket id names its object: it must survive the trip through JSON and numbers.
-    if (!Number.isSafeInteger(row.id)) throw new Error(`ticket id ${row.id} is past Number.MAX_SAFE_INTEGER`);
+    if (!Number.isSafeInteger(ticket.id)) throw new Error(`ticket id ${ticket.id} is past Number.MAX_SAFE_INTEGER`);
     // Hand the new ticket to its object now, so its first sale needs no D1 read;
     // if this fails, the object takes it over from D1 on first use instead.
-    const created = row;
-    await c.env.TICKET_SELLER.getByName(String(row.id))
-      .adopt(row.id, row)
+    await c.env.TICKET_SELLER.getByName(String(ticket.id))
+      .adopt(ticket.id, ticket)
       .catch((err) =>
         console.error(
-          JSON.stringify({ level: "error", message: "adopt failed", ticket_id: created.id, error: String(err) }),
+          JSON.stringify({ level: "error", message: "adopt failed", ticket_id: ticket.id, error: String(err) }),
         ),
       );
-    return c.json(toTicket(row), 200);
+    return c.json(toTicket(ticket), 200, replayed ? REPLAYED : {});
   })
-  .openapi(buy, async (c) => c.json(toPurchase(await order(c, c.req.valid("json"), "buy")), 200))
+  .openapi(buy, async (c) => {
+    const { purchase, replayed } = await order(c, c.req.valid("json"), "buy");
+    return c.json(toPurchase(purchase), 200, replayed ? REPLAYED : {});
+  })
   .openapi(hold, async (c) => {
-    const held = await order(c, c.req.valid("json"), "hold");
-    return c.json(toPurchase(held), 201, { Location: `/purchases/${held.id}` });
+    const { purchase, replayed } = await order(c, c.req.valid("json"), "hold");
+    return c.json(toPurchase(purchase), 201, { Location: `/purchases/${purchase.id}`, ...(replayed ? REPLAYED : {}) });
   })
   .openapi(patchTicket, async (c) => {
     const { ticket_id } = c.req.valid("param");
