@@ -223,4 +223,41 @@ describe("edges of the ticket's object", () => {
     const d1 = await env.DB.prepare("SELECT held FROM tickets WHERE id = ?").bind(ticket.id).first<{ held: number }>();
     expect(d1).toEqual({ held: 0 });
   });
+
+  it("keeps projecting when every row a flush carried changed again while D1 wrote them", async () => {
+    const ticket = await createTicket({ stock: 10 });
+    const hold = (await (await postJson("/tickets/hold", { user_id: 5, ticket_id: ticket.id })).json()) as {
+      id: number;
+    };
+    let slowed = false;
+    const restore = interceptD1(async (call, forward) => {
+      if (!slowed && call.writes && call.statements.some((s) => /insert into "tickets"/i.test(s.sql))) {
+        slowed = true;
+        await scheduler.wait(300); // D1 is slow to take this flush
+      }
+      return forward();
+    });
+    let confirmed: Response;
+    try {
+      const patch = api(`/tickets/${ticket.id}`, {
+        method: "PATCH",
+        headers: { ...asAdmin, "Content-Type": "application/json" },
+        body: JSON.stringify({ price: 30 }),
+      });
+      await scheduler.wait(100); // its flush has read the ticket's row and is being written
+      // A change of the same rows meanwhile: the flush that carried the PATCH no longer covers them whole.
+      confirmed = await postJson(`/purchases/${hold.id}/confirm`, {}, asAdmin);
+      expect((await patch).status).toBe(200);
+    } finally {
+      restore();
+    }
+    expect(confirmed.status).toBe(200);
+    // Answered once D1 holds it: the read model shows the confirmation at once, not after the alarm.
+    const d1 = await env.DB.prepare(
+      "SELECT p.status, t.sold, t.held, t.price_minor FROM purchases p JOIN tickets t ON t.id = p.ticket_id WHERE p.id = ?",
+    )
+      .bind(hold.id)
+      .first();
+    expect(d1).toEqual({ status: "confirmed", sold: 1, held: 0, price_minor: 3000 });
+  });
 });
