@@ -24,8 +24,15 @@ const json = <T>(s: Sample) => JSON.parse(s.body) as T;
 
 export async function rush(
   c: Client,
-  { stock, buyers, concurrency, maxMs }: { stock: number; buyers: number; concurrency: number; maxMs?: number },
+  {
+    stock,
+    buyers,
+    concurrency,
+    maxMs,
+    hold = false,
+  }: { stock: number; buyers: number; concurrency: number; maxMs?: number; hold?: boolean },
 ): Promise<RushResult> {
+  const ok = hold ? 201 : 200;
   const problems: string[] = [];
   const created = await c.send("POST", "/tickets", {
     game_id: 1 + Math.floor(Math.random() * 1e6),
@@ -45,14 +52,14 @@ export async function rush(
     concurrency,
     (i) => ({
       method: "POST",
-      path: "/tickets/buy",
+      path: hold ? "/tickets/hold" : "/tickets/buy",
       body: { user_id: userBase + i, ticket_id: ticketId, quantity: 1 },
       headers: { Authorization: tokens[i]! },
     }),
     maxMs,
   );
-  const wins = samples.filter((s) => s.status === 200);
-  const odd = samples.filter((s) => s.status !== 200 && s.status !== 409);
+  const wins = samples.filter((s) => s.status === ok);
+  const odd = samples.filter((s) => s.status !== ok && s.status !== 409);
   if (odd.length) problems.push(`${odd.length} answers neither 200 nor 409 (first: ${odd[0]!.status} ${odd[0]!.body})`);
 
   // Selling phase: until the last sale was answered; sold-out phase: requests sent after that.
@@ -61,8 +68,9 @@ export async function rush(
   const selling = samples.filter((s) => s.end <= lastSale);
   const soldOut = samples.filter((s) => s.start >= lastSale);
 
-  const ticket = await c.send("GET", `/tickets/${ticketId}`);
-  const sold = json<{ sold: number }>(ticket).sold;
+  // Units taken: sold, or held by the holds of a hold rush.
+  const ticket = json<{ sold: number; held: number }>(await c.send("GET", `/tickets/${ticketId}`));
+  const sold = ticket.sold + ticket.held;
 
   // Read every buyer's purchases back through the API.
   const winners = wins.map((s) => json<{ user_id: number }>(s).user_id);

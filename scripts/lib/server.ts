@@ -9,6 +9,8 @@ import { ensureDevVars } from "./dev-vars.ts";
 
 export interface Server {
   url: string;
+  /** The process group's leader: wrangler, with workerd below it. */
+  pid: number;
   stop(): Promise<void>;
   /** SIGKILL to the whole process group (wrangler and workerd): a crash. */
   kill(): Promise<void>;
@@ -50,7 +52,8 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
   const child = spawn(command, [...args, "--port", String(port), "--ip", "127.0.0.1"], {
     detached: true, // own process group, so stop() ends wrangler and workerd together
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+    // No Request.cf lookup at workers.cloudflare.com: offline it only prints DNS errors.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
   // Keep the start-up output for the error message; once up, only drain it.
   const chunks: Buffer[] = [];
@@ -75,7 +78,7 @@ async function startOnce(command: string, args: string[], timeoutMs: number): Pr
     child.stderr?.off("data", keep);
     child.stdout?.resume();
     child.stderr?.resume();
-    return { url, stop, kill };
+    return { url, pid: child.pid!, stop, kill };
   };
 
   const deadline = Date.now() + timeoutMs;
@@ -117,7 +120,7 @@ async function stopProcess(child: ChildProcess, first: NodeJS.Signals = "SIGTERM
 }
 
 /** wrangler dev on a throwaway, freshly migrated local D1: runs neither see nor leave data in .wrangler/. */
-export async function startLocalServer(): Promise<Server> {
+export async function startLocalServer(devArgs: string[] = []): Promise<Server> {
   ensureDevVars();
   const dir = mkdtempSync(join(tmpdir(), "tickets-api-"));
   const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], {
@@ -125,7 +128,7 @@ export async function startLocalServer(): Promise<Server> {
     env: { ...process.env, CI: "true" },
   });
   if (migrate.status !== 0) throw new Error("applying migrations failed");
-  const server = await startServer("wrangler", ["dev", "--persist-to", dir]);
+  const server = await startServer("wrangler", ["dev", "--persist-to", dir, ...devArgs]);
   return {
     ...server,
     stop: async () => {

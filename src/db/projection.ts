@@ -1,8 +1,12 @@
-import { and, eq, getTableColumns, gte, lte, type SQL, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { EntryRow as ObjectEntry, PurchaseRow as ObjectPurchase, TicketRow as ObjectTicket } from "../do/schema";
+import { and, eq, getTableColumns, gte, lte, sql } from "drizzle-orm";
+import {
+  type EntryRow as ObjectEntry,
+  type PurchaseRow as ObjectPurchase,
+  type TicketRow as ObjectTicket,
+  ticket as objectTicket,
+} from "../do/schema";
 import { database } from "./queries";
-import { purchases, tickets } from "./schema";
+import { purchases } from "./schema";
 
 // How the ticket objects write their rows into D1: idempotent upserts that
 // only ever replace a row with a newer version of it, so a write repeated
@@ -17,25 +21,31 @@ export type Mode = "newer" | "repair";
 
 // A repair rewrites whatever D1 holds, whatever its version: the object is the
 // truth, and a resync runs alone, so no newer write of this object races it.
-const newer = (version: SQLiteColumn, mode: Mode) =>
-  mode === "newer" ? sql`excluded."version" > ${version}` : sql`true`;
 
 const statement = (d1: D1, query: { toSQL(): { sql: string; params: unknown[] } }) => {
   const { sql: text, params } = query.toSQL();
   return d1.prepare(text).bind(...params);
 };
 
+// The ticket's columns D1 shares with the object (all but the object's clock), in one fixed statement per
+// mode: a flush, which runs after nearly every sale in a rush, builds no query.
+const ticketColumns = Object.keys(getTableColumns(objectTicket)).filter((c) => c !== "clock");
+const upsertTicketSql = (mode: Mode) =>
+  `INSERT INTO "tickets" (${ticketColumns.map((c) => `"${c}"`).join(", ")}) ` +
+  `VALUES (${ticketColumns.map((_, i) => `?${i + 1}`).join(", ")}) ON CONFLICT ("id") DO UPDATE SET ` +
+  ticketColumns
+    .filter((c) => c !== "id")
+    .map((c) => `"${c}" = excluded."${c}"`)
+    .join(", ") +
+  (mode === "newer" ? ` WHERE excluded."version" > "tickets"."version"` : "");
+const upsertTicketSqls = { newer: upsertTicketSql("newer"), repair: upsertTicketSql("repair") };
+
 export function upsertTicket(d1: D1, row: ObjectTicket, mode: Mode = "newer"): D1PreparedStatement {
-  const { clock: _, ...values } = row;
-  const set: Record<string, SQL> = {};
-  for (const column of Object.keys(values)) if (column !== "id") set[column] = sql.raw(`excluded."${column}"`);
-  return statement(
-    d1,
-    database(d1)
-      .insert(tickets)
-      .values(values)
-      .onConflictDoUpdate({ target: tickets.id, set, setWhere: newer(tickets.version, mode) }),
-  );
+  const values = ticketColumns.map((c) => {
+    const v = row[c as keyof ObjectTicket];
+    return typeof v === "boolean" ? Number(v) : v;
+  });
+  return d1.prepare(upsertTicketSqls[mode]).bind(...values);
 }
 
 // Every column of a D1 purchase: the object's rows carry all but the ticket and game.

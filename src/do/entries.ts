@@ -1,18 +1,26 @@
-import { and, eq, max, sql } from "drizzle-orm";
+import { and, eq, max } from "drizzle-orm";
 import type { EventDraft } from "../events/types";
 import { entryEvent, purchaseEvent } from "./events";
 import { refundUnits } from "./refunds";
 import { type Actor, givingBackRefusal, type Rejection } from "./rules";
-import { type EntryRow, type EntryStatus, entries, type PurchaseRow, scans, type TicketRow } from "./schema";
-import { addUnits, change, type Entity, type Store, updatePurchase } from "./store";
+import {
+  ENTRIES_PER_PURCHASE,
+  type EntryRow,
+  type EntryStatus,
+  entries,
+  type PurchaseRow,
+  scans,
+  type TicketRow,
+} from "./schema";
+import { addUnits, change, type Entity, insertEntries, type Store, updatePurchase } from "./store";
+
+export { ENTRIES_PER_PURCHASE };
 
 // Entries: one per person a confirmed purchase admits, and their scans at the
 // gate. Every check-in of an entry goes through its ticket's object, the one
 // writer of entry state, so it is admitted once however many scanners race;
 // the primary key on scans makes a nonce's answer one row.
 
-/** Ids of a purchase's entries: the purchase's id * 1000 + n. */
-export const ENTRIES_PER_PURCHASE = 1_000;
 export const purchaseOfEntry = (entryId: number) => Math.floor(entryId / ENTRIES_PER_PURCHASE);
 
 export const entriesOf = (db: Store, purchaseId: number): EntryRow[] =>
@@ -27,10 +35,7 @@ export const findEntry = (db: Store, id: number): EntryRow | undefined =>
  * can verify: only its later changes go to the gate's feed.
  */
 export function createEntries(db: Store, p: PurchaseRow, now: string, version: number): [Entity, number][] {
-  db.run(sql`
-    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${p.quantity})
-    INSERT INTO ${entries} (id, purchase_id, created_at, updated_at, version)
-    SELECT ${p.id} * ${ENTRIES_PER_PURCHASE} + i, ${p.id}, ${now}, ${now}, ${version} FROM n`);
+  insertEntries(db, p.id, p.quantity, now, version);
   return [];
 }
 

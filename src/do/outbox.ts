@@ -10,6 +10,8 @@ import * as store from "./store";
 
 /** Rows per flush: one D1 batch. */
 const MAX_ROWS = 200;
+/** A writer's flush waits this long for other writers' changes first (group commit). */
+const GATHER_MS = 10;
 /** A writer waits at most this long for the flush that carries its change. */
 export const PROJECTION_WAIT_MS = 2_000;
 const RESYNC_PAGE = 500;
@@ -58,7 +60,7 @@ export class Outbox {
         resolve();
       }, PROJECTION_WAIT_MS);
       this.#waiters.push(waiter);
-      void this.flush();
+      void this.flush(false, GATHER_MS);
     });
   }
 
@@ -66,10 +68,10 @@ export class Outbox {
    * Carries pending changes to D1 until none is left; a no-op while one runs,
    * or while D1 is in backoff unless `retry` (the alarm that ends the backoff).
    */
-  flush(retry = false): Promise<unknown> {
+  flush(retry = false, gather = 0): Promise<unknown> {
     if (this.#running) return this.#running;
     if (this.backoff.waiting && !retry) return Promise.resolve();
-    this.#running = this.#drain()
+    this.#running = this.#drain(gather)
       .catch((err) => logError("projection stopped", {}, err)) // the object is being reset: its successor resumes
       .finally(() => {
         this.#running = undefined;
@@ -77,8 +79,10 @@ export class Outbox {
     return this.#running;
   }
 
-  async #drain(): Promise<void> {
+  async #drain(gather: number): Promise<void> {
     for (;;) {
+      // Writers in a rush wait a moment for each other: one D1 batch carries many sales, not one or two.
+      if (gather > 0) await scheduler.wait(gather);
       const entries = store.pendingChanges(this.db, MAX_ROWS);
       if (entries.length === 0) return;
       const rows = store.rowsOf(this.db, entries);
@@ -103,7 +107,7 @@ export class Outbox {
       // Progress is rows done (one change may touch more rows than a flush carries: it counts as projected
       // once all of them are) or rows whose earlier changes are done (they changed again meanwhile).
       const before = this.#projected;
-      const done = store.markProjected(this.db, entries, ticket.clock);
+      const done = store.markProjected(this.db, entries, ticket.clock, entries.length < MAX_ROWS);
       this.#projected = store.projectedVersion(this.db);
       if (done === 0 && this.#projected <= before) {
         // Cannot happen while every change takes a new version; never spin on D1 if it does.

@@ -132,6 +132,9 @@ export const outbox = sqliteTable(
 );
 
 export const ENTRY_STATUSES = ["valid", "checked_in", "cancelled", "revoked"] as const;
+
+/** Ids of a purchase's entries: the purchase's id * 1000 + n. */
+export const ENTRIES_PER_PURCHASE = 1_000;
 export type EntryStatus = (typeof ENTRY_STATUSES)[number];
 
 /**

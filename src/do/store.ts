@@ -5,6 +5,7 @@ import { type EventDraft, newId } from "../events/types";
 import migrations from "./migrations/migrations.js";
 import { COUNTED } from "./rules";
 import {
+  ENTRIES_PER_PURCHASE,
   type EventRow,
   entries,
   events,
@@ -59,6 +60,14 @@ function prepare(db: Store) {
         sql`SELECT value ->> 0, value ->> 1, ${p("version")}, ${p("version")} FROM json_each(${p("rows")}) WHERE true`,
       )
       .onConflictDoUpdate({ target: [outbox.entity, outbox.entity_id], set: { version: sql`excluded.version` } })
+      .prepare(),
+    // A change's events, as a JSON array of [id, type, data]: one statement however many.
+    addEvents: db
+      .insert(events)
+      .select(
+        // seq NULL: the next number (autoincrement).
+        sql`SELECT NULL, value ->> 0, value ->> 1, ${p("now")}, value ->> 2 FROM json_each(${p("rows")}) WHERE true`,
+      )
       .prepare(),
     insertPurchase: db
       .insert(purchases)
@@ -129,6 +138,30 @@ function prepare(db: Store) {
       .set({ since: sql`${p("clock")} + 1` })
       .where(and(inFlush, gt(outbox.version, p("clock"))))
       .prepare(),
+    // Entries written after the read have versions past `clock` too: what they keep is the same.
+    projectedAll: db
+      .delete(outbox)
+      .where(lte(outbox.version, p("clock")))
+      .returning({ id: outbox.entity_id })
+      .prepare(),
+    changedSinceAll: db
+      .update(outbox)
+      .set({ since: sql`${p("clock")} + 1` })
+      .where(gt(outbox.version, p("clock")))
+      .prepare(),
+    pendingEvents: db.select().from(events).orderBy(asc(events.seq)).limit(p("limit")).prepare(),
+    forgetEvents: db
+      .delete(events)
+      .where(sql`${events.seq} IN (SELECT value FROM json_each(${p("seqs")}))`)
+      .prepare(),
+    // The entries of a purchase just confirmed, one per unit (ids purchase * 1000 + n), in one statement.
+    createEntries: db
+      .insert(entries)
+      .select(
+        sql`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${p("quantity")})
+          SELECT ${p("purchase")} * ${ENTRIES_PER_PURCHASE} + i, ${p("purchase")}, 'valid', NULL, NULL, NULL, NULL, ${p("now")}, ${p("now")}, ${p("version")} FROM n`,
+      )
+      .prepare(),
     purchasesIn: db
       .select()
       .from(purchases)
@@ -189,12 +222,8 @@ export function change<T>(
     if (!changed.some(([entity]) => entity === "ticket")) q(db).setClock.run({ version });
     q(db).mark.run({ rows: JSON.stringify(changed), version });
     if (drafts.length > 0) {
-      const now = new Date().toISOString();
-      for (const d of drafts) {
-        db.insert(events)
-          .values({ id: newId("evt"), type: d.type, created_at: now, data: JSON.stringify(d.data) })
-          .run();
-      }
+      const rows = drafts.map((d) => [newId("evt"), d.type, JSON.stringify(d.data)]);
+      q(db).addEvents.run({ rows: JSON.stringify(rows), now: new Date().toISOString() });
     }
     return result;
   });
@@ -278,9 +307,17 @@ export function rowsOf(db: Store, pending: OutboxRow[]) {
 /**
  * D1 now holds `entries` as they were when read, at clock `clock`: entries
  * not changed since are done; the others keep only their later changes.
- * Returns how many are done.
+ * `everything`: they were every pending entry then (the common case), so no
+ * list is needed. Returns how many are done.
  */
-export function markProjected(db: Store, entries: OutboxRow[], clock: number): number {
+export function markProjected(db: Store, entries: OutboxRow[], clock: number, everything: boolean): number {
+  if (everything) {
+    return db.transaction(() => {
+      const done = q(db).projectedAll.all({ clock }).length;
+      q(db).changedSinceAll.run({ clock });
+      return done;
+    });
+  }
   const rows = JSON.stringify(entries.map((e) => [e.entity, e.entity_id]));
   return db.transaction(() => {
     const done = q(db).projected.all({ rows, clock }).length;
@@ -302,14 +339,11 @@ export const purchasesAfter = (db: Store, afterId: number, limit: number): Purch
 export const hasPendingEvents = (db: Store): boolean => pendingEvents(db, 1).length > 0;
 
 /** Events not yet handed to the queue, oldest first. */
-export const pendingEvents = (db: Store, limit: number): EventRow[] =>
-  db.select().from(events).orderBy(asc(events.seq)).limit(limit).all();
+export const pendingEvents = (db: Store, limit: number): EventRow[] => q(db).pendingEvents.all({ limit });
 
-export function forgetEvents(db: Store, seqs: number[]): void {
-  db.delete(events)
-    .where(sql`${events.seq} IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`)
-    .run();
-}
+export const forgetEvents = (db: Store, seqs: number[]): void => {
+  q(db).forgetEvents.run({ seqs: JSON.stringify(seqs) });
+};
 
 export type NewRefund = Pick<
   RefundRow,
@@ -345,3 +379,8 @@ export function nextRefundAt(db: Store): number | null {
   if (row?.at == null) return null;
   return row.at === "" ? Date.now() : Date.parse(row.at);
 }
+
+/** Inside a change: the entries of a purchase just confirmed (their ids: ENTRIES_PER_PURCHASE each). */
+export const insertEntries = (db: Store, purchase: number, quantity: number, now: string, version: number): void => {
+  q(db).createEntries.run({ purchase, quantity, now, version });
+};

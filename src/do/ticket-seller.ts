@@ -516,8 +516,10 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#admit(async () => {
       const missing = await this.#owned(ticketId, deadline);
       if (missing) return missing;
-      this.#expireDue();
+      const expired = this.#expireDue();
       const outcome = await work(store.readTicket(this.#db)!, new Date().toISOString());
+      // Holds this call ended are in D1 when it answers, as any change it made.
+      if (expired) await this.#written(expired);
       const bookmark = this.#outbox.bookmark;
       if (bookmark && (outcome as { ok?: boolean }).ok === true) Object.assign(outcome as object, { bookmark });
       return outcome;
@@ -582,13 +584,16 @@ export class TicketSeller extends DurableObject<Env> {
   }
 
   /** Ends every hold whose time is up, in one transaction, before anything else looks at the ticket. */
-  #expireDue(): void {
+  /** The version of the change, if holds ended. */
+  #expireDue(): number | undefined {
     const now = new Date().toISOString();
     if (this.#nextExpiry === null || this.#nextExpiry > now) return;
     const expired = expireHolds(this.#db, store.readTicket(this.#db)!, now);
     this.#nextExpiry = store.nextExpiry(this.#db);
     for (const p of expired) void this.#expireSession(p);
-    if (expired.length > 0) void this.#written(expired[0]!.version);
+    if (expired.length === 0) return;
+    void this.#written(expired[0]!.version);
+    return expired[0]!.version;
   }
 
   /** A hold was made or lengthened: the alarm must ring when it ends. */

@@ -3,16 +3,23 @@ import { routePath } from "hono/route";
 import type { AppEnv } from "./context";
 
 /**
- * One structured log line per request (unless REQUEST_LOG is "off", as in the
- * tests), and its duration in Server-Timing.
- * Runs inside hono/request-id, so the id is already set and echoed.
+ * Whether to write the request log line: "on", "off", or "auto" (the
+ * default): on where deployed (Workers Logs keeps it), off under wrangler
+ * dev (ENVIRONMENT=development), which prints its own line per request, so a
+ * local request is not printed twice.
+ */
+const logs = (env: Env) => env.REQUEST_LOG === "on" || (env.REQUEST_LOG !== "off" && env.ENVIRONMENT !== "development");
+
+/**
+ * One structured log line per request (see `logs`), and its duration in
+ * Server-Timing. Runs inside hono/request-id, so the id is already set and echoed.
  */
 export const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
   const start = performance.now();
   await next();
   const ms = Math.round((performance.now() - start) * 10) / 10;
   c.res.headers.append("Server-Timing", `app;dur=${ms}`);
-  if (c.env.REQUEST_LOG === "off") return;
+  if (!logs(c.env)) return;
   console.log(
     JSON.stringify({
       request_id: c.get("requestId"),
