@@ -2,10 +2,19 @@ import { describe, expect, it } from "vitest";
 import { app } from "../src/index";
 import { api } from "./helpers";
 
+interface Operation {
+  operationId?: string;
+  tags?: string[];
+  responses: Record<string, unknown>;
+  security?: unknown[];
+}
 interface Doc {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
-  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+  info: { description: string };
+  servers: { url: string; description?: string; variables?: Record<string, { default: string }> }[];
+  tags: { name: string; description?: string }[];
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { description?: string }> };
 }
 
 const load = async () => (await (await api("/openapi.json")).json()) as Doc;
@@ -65,7 +74,71 @@ describe("GET /openapi.json", () => {
     expect(doc.components.schemas.Problem).toBeDefined();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.paths["/tickets/buy"]!.post!.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.paths["/tickets/{ticket_id}"]!.get!.security).toBeUndefined();
+    expect(doc.paths["/tickets/{ticket_id}"]!.get!.security).toEqual([]);
+  });
+
+  it("declares security on every operation: a bearer token, or none on the public ones", async () => {
+    const doc = await load();
+    const open: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        expect(op.security, `${method} ${path}`).toBeDefined();
+        if (op.security!.length === 0) open.push(`${method} ${path}`);
+        else expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+      }
+    }
+    expect(open.sort()).toEqual(
+      [
+        "get /health",
+        "get /",
+        "get /tickets/{ticket_id}",
+        "get /tickets/game/{game_id}",
+        "get /games/{game_id}/gate-keys",
+        "post /payments/stripe/webhook",
+      ].sort(),
+    );
+  });
+
+  it("names every operation with a unique operationId that generated clients use as the method name", async () => {
+    const doc = await load();
+    const ids = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => [`${method} ${path}`, op.operationId] as const),
+    );
+    for (const [where, id] of ids) expect(id, where).toMatch(/^[a-z][A-Za-z]+$/);
+    expect(new Set(ids.map(([, id]) => id)).size).toBe(ids.length);
+    expect(Object.fromEntries(ids)).toMatchObject({
+      "post /tickets": "createTicket",
+      "post /tickets/buy": "buyTicket",
+      "post /tickets/hold": "holdTicket",
+      "get /tickets/{ticket_id}": "getTicket",
+      "patch /tickets/{ticket_id}": "updateTicket",
+      "get /purchases/{purchase_id}": "getPurchase",
+      "post /purchases/{purchase_id}/confirm": "confirmPurchase",
+      "post /checkins": "checkIn",
+      "post /webhooks": "createWebhook",
+      "get /health": "getHealth",
+    });
+  });
+
+  it("names the local dev server and how to address a deployment", async () => {
+    const { servers } = await load();
+    expect(servers[0]).toMatchObject({
+      url: "http://localhost:8787",
+      description: expect.stringContaining("npm run dev"),
+    });
+    expect(servers[1]).toMatchObject({ url: "https://{host}", variables: { host: { default: expect.any(String) } } });
+  });
+
+  it("describes every tag the operations use, and says how to get a token locally", async () => {
+    const doc = await load();
+    const used = new Set(
+      Object.values(doc.paths).flatMap((item) => Object.values(item).flatMap((op) => op.tags ?? [])),
+    );
+    const described = doc.tags.filter((t) => (t.description ?? "").length > 20).map((t) => t.name);
+    expect([...used].sort()).toEqual(described.sort());
+    for (const text of [doc.info.description, doc.components.securitySchemes.bearerAuth!.description]) {
+      for (const command of ["npm run -s token -- --admin", "--user 42", "--gate 1"]) expect(text).toContain(command);
+    }
   });
 });
 

@@ -30,6 +30,7 @@ const SCAN_RETRY = "Retry the scan with the same nonce: it answers what was deci
 const CLOCK_SKEW_MS = 5 * 60_000;
 
 const checkIn = createRoute({
+  operationId: "checkIn",
   method: "post",
   path: "/",
   summary: "Scan an entry code at the gate",
@@ -50,6 +51,7 @@ const checkIn = createRoute({
 });
 
 const checkInOffline = createRoute({
+  operationId: "uploadOfflineScans",
   method: "post",
   path: "/batch",
   summary: "Upload scans a gate made offline (up to 500)",
@@ -75,6 +77,7 @@ const checkInOffline = createRoute({
 });
 
 const undo = createRoute({
+  operationId: "undoCheckIn",
   method: "delete",
   path: "/{entry_id}",
   summary: "Undo a check-in (a mistaken scan)",

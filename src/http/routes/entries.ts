@@ -14,6 +14,7 @@ import { actorOf } from "./purchases";
 // One entry of a purchase: its code as a QR image, cancel it (one unit back) or reissue its code.
 
 const qr = createRoute({
+  operationId: "getEntryQrCode",
   method: "get",
   path: "/{entry_id}/qr.svg",
   summary: "An entry's code as a QR image (SVG), to show at the gate",
@@ -34,6 +35,7 @@ const qr = createRoute({
 });
 
 const cancel = createRoute({
+  operationId: "cancelEntry",
   method: "post",
   path: "/{entry_id}/cancel",
   summary: "Cancel one entry before its check-in: one unit goes back to the ticket",
@@ -55,6 +57,7 @@ const cancel = createRoute({
 });
 
 const reissue = createRoute({
+  operationId: "reissueEntry",
   method: "post",
   path: "/{entry_id}/reissue",
   summary: "A new code for an entry (a transfer, a lost phone)",

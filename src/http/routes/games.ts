@@ -14,6 +14,7 @@ import { gameIdParam, gateKeysSchema, gateSyncQuery, gateSyncSchema } from "../s
 const SYNC_PAGE = 1_000;
 
 const gateKeys = createRoute({
+  operationId: "getGateKeys",
   method: "get",
   path: "/{game_id}/gate-keys",
   summary: "The public keys that verify entry codes, by id",
@@ -21,12 +22,14 @@ const gateKeys = createRoute({
     "Public: they are public keys. A scanner keeps them and checks codes offline (Ed25519 over the code's payload). " +
     "An old key is listed, and verifies its codes, until it is removed.",
   tags: ["gate"],
+  security: [],
   middleware: [cacheFor(300)] as const,
   request: { params: gameIdParam },
   responses: { 200: json(gateKeysSchema, "The keys"), ...problems([400]) },
 });
 
 const gateSync = createRoute({
+  operationId: "getGateSync",
   method: "get",
   path: "/{game_id}/gate-sync",
   summary: "Entries of the game checked in, cancelled or revoked since a cursor",

@@ -16,6 +16,7 @@ import { onTicket, rejectionError } from "../ticket-object";
 const MAX_EVENT_BYTES = 256 * 1024;
 
 const webhook = createRoute({
+  operationId: "receiveStripeEvent",
   method: "post",
   path: "/stripe/webhook",
   summary: "Stripe's webhook (Checkout Session events)",
@@ -27,6 +28,8 @@ const webhook = createRoute({
     "first and made by the ticket's object, retried until Stripe has made it. `checkout.session.expired` cancels " +
     "the hold of that session. Each event id is acted on once.",
   tags: ["payments"],
+  // Not a bearer token: Stripe signs each event (Stripe-Signature), checked in the handler.
+  security: [],
   middleware: [
     bodyLimit({
       maxSize: MAX_EVENT_BYTES,

@@ -21,6 +21,7 @@ import { jsonBody } from "../validate";
 const SAFE_TO_RETRY = "Retrying is safe: the purchase ends up in the state asked for once.";
 
 const getPurchase = createRoute({
+  operationId: "getPurchase",
   method: "get",
   path: "/{purchase_id}",
   summary: "One purchase, as its ticket's object holds it now",
@@ -35,6 +36,7 @@ const getPurchase = createRoute({
 });
 
 const confirm = createRoute({
+  operationId: "confirmPurchase",
   method: "post",
   path: "/{purchase_id}/confirm",
   summary: "Confirm a hold (the payment service, the box office)",
@@ -56,6 +58,7 @@ const confirm = createRoute({
 });
 
 const cancel = createRoute({
+  operationId: "cancelPurchase",
   method: "post",
   path: "/{purchase_id}/cancel",
   summary: "Cancel a purchase: its units go back to the ticket",
@@ -76,6 +79,7 @@ const cancel = createRoute({
 });
 
 const checkout = createRoute({
+  operationId: "createCheckoutSession",
   method: "post",
   path: "/{purchase_id}/checkout",
   summary: "Pay for a hold with Stripe Checkout",

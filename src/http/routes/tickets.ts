@@ -43,6 +43,7 @@ const replayed = z.object({
 });
 
 const createTicket = createRoute({
+  operationId: "createTicket",
   method: "post",
   path: "/",
   summary: "Create a ticket",
@@ -59,6 +60,7 @@ const createTicket = createRoute({
 });
 
 const buy = createRoute({
+  operationId: "buyTicket",
   method: "post",
   path: "/buy",
   summary: "Buy units of a ticket",
@@ -80,6 +82,7 @@ const buy = createRoute({
 });
 
 const hold = createRoute({
+  operationId: "holdTicket",
   method: "post",
   path: "/hold",
   summary: "Hold units of a ticket while the buyer pays",
@@ -104,6 +107,7 @@ const hold = createRoute({
 });
 
 const patchTicket = createRoute({
+  operationId: "updateTicket",
   method: "patch",
   path: "/{ticket_id}",
   summary: "Change a ticket",
@@ -134,6 +138,7 @@ const patchTicket = createRoute({
 });
 
 const resync = createRoute({
+  operationId: "resyncTicket",
   method: "post",
   path: "/{ticket_id}/resync",
   summary: "Rebuild a ticket's read model from its object",
@@ -156,6 +161,7 @@ const resync = createRoute({
 });
 
 const listTickets = createRoute({
+  operationId: "listTickets",
   method: "get",
   path: "/",
   summary: "List all tickets (debug)",
@@ -167,6 +173,7 @@ const listTickets = createRoute({
 });
 
 const userPurchases = createRoute({
+  operationId: "listUserPurchases",
   method: "get",
   path: "/user/{user_id}",
   summary: "A user's purchases, newest first",
@@ -185,10 +192,12 @@ const catalogue = [cacheFor(2), etag()];
 const notModified = { 304: { description: "Not modified: your copy (If-None-Match) is current" } };
 
 const gameTickets = createRoute({
+  operationId: "listGameTickets",
   method: "get",
   path: "/game/{game_id}",
   summary: "A game's tickets",
   tags: ["tickets"],
+  security: [],
   middleware: catalogue,
   request: { params: gameIdParam },
   responses: {
@@ -199,10 +208,12 @@ const gameTickets = createRoute({
 });
 
 const getTicket = createRoute({
+  operationId: "getTicket",
   method: "get",
   path: "/{ticket_id}",
   summary: "One ticket",
   tags: ["tickets"],
+  security: [],
   middleware: catalogue,
   request: { params: ticketIdParam },
   responses: { 200: json(ticketSchema, "The ticket"), ...notModified, ...problems([400, 404, 503]) },

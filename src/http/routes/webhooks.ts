@@ -28,6 +28,7 @@ const body = <T>(schema: T, description: string) => ({
 
 const createWebhook = createRoute({
   ...admin,
+  operationId: "createWebhook",
   method: "post",
   path: "/",
   summary: "Register an endpoint for events",
@@ -46,6 +47,7 @@ const createWebhook = createRoute({
 
 const listWebhooks = createRoute({
   ...admin,
+  operationId: "listWebhooks",
   method: "get",
   path: "/",
   summary: "The registered endpoints",
@@ -55,6 +57,7 @@ const listWebhooks = createRoute({
 
 const getWebhook = createRoute({
   ...admin,
+  operationId: "getWebhook",
   method: "get",
   path: "/{webhook_id}",
   summary: "One endpoint",
@@ -65,6 +68,7 @@ const getWebhook = createRoute({
 
 const patchWebhook = createRoute({
   ...admin,
+  operationId: "updateWebhook",
   method: "patch",
   path: "/{webhook_id}",
   summary: "Change an endpoint: its URL, its events, enabled or not",
@@ -80,6 +84,7 @@ const patchWebhook = createRoute({
 
 const deleteWebhook = createRoute({
   ...admin,
+  operationId: "deleteWebhook",
   method: "delete",
   path: "/{webhook_id}",
   summary: "Remove an endpoint and its deliveries' records",
@@ -93,6 +98,7 @@ const deleteWebhook = createRoute({
 
 const listDeliveries = createRoute({
   ...admin,
+  operationId: "listWebhookDeliveries",
   method: "get",
   path: "/{webhook_id}/deliveries",
   summary: "Recent deliveries to an endpoint",
@@ -104,6 +110,7 @@ const listDeliveries = createRoute({
 
 const retryDelivery = createRoute({
   ...admin,
+  operationId: "retryWebhookDelivery",
   method: "post",
   path: "/{webhook_id}/deliveries/{delivery_id}/retry",
   summary: "Deliver an event again now",
