@@ -118,7 +118,7 @@ export function rejectionError(r: Rejection): ApiError {
         { "Retry-After": "1" },
       );
     case "key_reused":
-      return keyReused();
+      return keyReused("order");
     case "unavailable":
       return unavailable(`Nothing was done: ${r.reason}. Retry shortly.`);
     case "outcome_unknown":

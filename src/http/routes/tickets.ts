@@ -257,7 +257,7 @@ export const ticketsRouter = openApiRouter()
       console.error(JSON.stringify({ level: "error", message: "ticket creation failed", error: String(err) }));
       throw outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key.");
     }
-    if (row === "key_reused") throw keyReused();
+    if (row === "key_reused") throw keyReused("ticket creation");
     const { ticket, replayed } = row;
     // Its ticket.created event, written with it, goes to the queue now (or on the cron's sweep).
     waitUntil(
