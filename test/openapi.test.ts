@@ -84,7 +84,15 @@ describe("GET /openapi.json", () => {
       for (const [method, op] of Object.entries(item)) {
         expect(op.security, `${method} ${path}`).toBeDefined();
         if (op.security!.length === 0) open.push(`${method} ${path}`);
-        else expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+        else {
+          expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+          // A user's token cannot be checked while the identity provider is down: 503 unavailable, anywhere.
+          const answer = op.responses["503"] as { content: Record<string, { examples: object }> } | undefined;
+          expect(
+            Object.keys(answer?.content["application/problem+json"]?.examples ?? {}),
+            `${method} ${path}`,
+          ).toContain("unavailable");
+        }
       }
     }
     expect(open.sort()).toEqual(
@@ -139,6 +147,58 @@ describe("GET /openapi.json", () => {
     for (const text of [doc.info.description, doc.components.securitySchemes.bearerAuth!.description]) {
       for (const command of ["npm run -s token -- --admin", "--user 42", "--gate 1"]) expect(text).toContain(command);
     }
+  });
+});
+
+describe("the document's examples", () => {
+  type Media = {
+    schema?: unknown;
+    example?: unknown;
+    examples?: Record<string, { value: { status: number; code: string } }>;
+  };
+  const problemAnswers = (doc: Doc) =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, op]) =>
+        Object.entries(op.responses as Record<string, { content?: Record<string, Media> }>).flatMap(([status, r]) => {
+          const media = r.content?.["application/problem+json"];
+          return media ? [{ where: `${method} ${path} ${status}`, status: Number(status), media }] : [];
+        }),
+      ),
+    );
+
+  it("gives every documented error its own examples, one per code, each with the answer's status", async () => {
+    const answers = problemAnswers(await load());
+    expect(answers.length).toBeGreaterThan(150);
+    for (const { where, status, media } of answers) {
+      const examples = Object.entries(media.examples ?? {});
+      expect(examples.length, where).toBeGreaterThan(0);
+      for (const [name, { value }] of examples) {
+        expect(value.status, `${where}: ${name}`).toBe(status);
+        expect(value.code, where).toBe(name);
+      }
+    }
+  });
+
+  it("shows each route's own refusals and 503s", async () => {
+    const doc = await load();
+    const codes = (path: string, method: string, status: number) =>
+      Object.keys(
+        (doc.paths[path]![method]!.responses[status] as { content: Record<string, Media> }).content[
+          "application/problem+json"
+        ]!.examples!,
+      );
+    expect(codes("/tickets/buy", "post", 409)).toEqual(["sold_out", "sales_closed", "user_limit"]);
+    expect(codes("/tickets/buy", "post", 503)).toEqual(["unavailable", "overloaded", "outcome_unknown"]);
+    expect(codes("/purchases/{purchase_id}/confirm", "post", 409)).toEqual([
+      "hold_expired",
+      "user_limit",
+      "invalid_state",
+      "payment_refunded",
+    ]);
+    expect(codes("/purchases/{purchase_id}/cancel", "post", 409)).toEqual(["invalid_state", "checked_in"]);
+    expect(codes("/tickets/{ticket_id}", "patch", 409)).toEqual(["stock_below_sold", "currency_locked"]);
+    expect(codes("/tickets/{ticket_id}", "get", 503)).toEqual(["unavailable"]);
+    expect(codes("/tickets", "post", 401)).toEqual(["unauthorized"]);
   });
 });
 

@@ -12,6 +12,7 @@ import { gameIdParam, gateKeysSchema, gateSyncQuery, gateSyncSchema } from "../s
 // offline, and the feed of entries checked in, cancelled or revoked.
 
 const SYNC_PAGE = 1_000;
+const notThisGame = () => forbidden("This gate token does not scan this game.");
 
 const gateKeys = createRoute({
   operationId: "getGateKeys",
@@ -43,7 +44,9 @@ const gateSync = createRoute({
   request: { params: gameIdParam, query: gateSyncQuery },
   responses: {
     200: json(gateSyncSchema, "The changes, oldest first, and the next cursor"),
-    ...problems([400, 401, 403, 503], { 403: "This gate token does not scan this game" }),
+    ...problems([400, 401, 403, 503], {
+      403: { description: "This gate token does not scan this game", examples: [notThisGame()] },
+    }),
   },
 });
 
@@ -54,7 +57,7 @@ export const gamesRouter = openApiRouter()
     const { since } = c.req.valid("query");
     const principal = c.get("principal");
     if (principal.role === "gate" && !principal.games.includes(game_id)) {
-      throw forbidden("This gate token does not scan this game.");
+      throw notThisGame();
     }
     const rows = await read(c, (db) =>
       db

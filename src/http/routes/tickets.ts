@@ -7,11 +7,11 @@ import { ticketProblems } from "../../do/rules";
 import type { PurchaseOutcome, ResyncOutcome, UpdateOutcome } from "../../do/ticket-seller";
 import { sendCreations } from "../../events/consumer";
 import { toPurchase, toTicket } from "../../present";
-import { assertActsFor, auth } from "../auth";
+import { assertActsFor, auth, keysUnavailable, notYours } from "../auth";
 import { cacheFor } from "../cache";
 import type { AppEnv } from "../context";
 import { idempotencyKey, keyReused } from "../idempotency";
-import { bearer, json, openApiRouter, problems, RETRY_WITH_KEY } from "../openapi";
+import { bearer, json, objectCall, openApiRouter, problems } from "../openapi";
 import { notFound, outcomeUnknown } from "../problem";
 import { read } from "../read-model";
 import {
@@ -32,6 +32,9 @@ import { jsonBody } from "../validate";
 
 /** An order the object has not started by then is not run: its client has given up. */
 const ORDER_DEADLINE_MS = 10_000;
+const ORDER_RETRY = "Retry with the same Idempotency-Key: it answers the purchase if there was one.";
+const PATCH_RETRY = "A PATCH sets values: retrying it is safe.";
+const RESYNC_RETRY = "A resync is safe to repeat.";
 
 // Stripe's convention: an answer repeated for a known Idempotency-Key says so.
 const REPLAYED = { "Idempotent-Replayed": "true" } as const;
@@ -54,7 +57,16 @@ const createTicket = createRoute({
   responses: {
     200: { ...json(ticketSchema, "The ticket created (or, for a repeated key, created before)"), headers: replayed },
     ...problems([400, 401, 403, 413, 415, 422, 503], {
-      503: "`outcome_unknown`: D1 did not answer, so the ticket may or may not exist; retry with the same `Idempotency-Key`",
+      422: { examples: [keyReused("ticket creation")] },
+      503: {
+        description:
+          "`unavailable`: a user's token could not be checked; nothing was done. `outcome_unknown`: D1 did not " +
+          "answer, so the ticket may or may not exist; retry with the same `Idempotency-Key`",
+        examples: [
+          keysUnavailable(),
+          outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key."),
+        ],
+      },
     }),
   },
 });
@@ -75,8 +87,13 @@ const buy = createRoute({
   responses: {
     200: { ...json(purchaseSchema, "The purchase"), headers: replayed },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
-      409: "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
-      503: RETRY_WITH_KEY,
+      403: { examples: [notYours()] },
+      409: {
+        description:
+          "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
+        examples: ["sold_out", "sales_closed", "user_limit"],
+      },
+      503: objectCall(ORDER_RETRY),
     }),
   },
 });
@@ -100,8 +117,13 @@ const hold = createRoute({
       headers: z.object({ Location: z.string().openapi({ example: "/purchases/1" }) }).extend(replayed.shape),
     },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
-      409: "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
-      503: RETRY_WITH_KEY,
+      403: { examples: [notYours()] },
+      409: {
+        description:
+          "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
+        examples: ["sold_out", "sales_closed", "user_limit"],
+      },
+      503: objectCall(ORDER_RETRY),
     }),
   },
 });
@@ -131,8 +153,11 @@ const patchTicket = createRoute({
   responses: {
     200: json(ticketSchema, "The ticket as its object now holds it"),
     ...problems([400, 401, 403, 404, 409, 413, 415, 503], {
-      409: "`stock_below_sold` (with `sold`), or `currency_locked` (with `sold`)",
-      503: "`unavailable`: nothing was changed. `outcome_unknown`: the change may or may not have been made; a PATCH sets values, so retrying it is safe",
+      409: {
+        description: "`stock_below_sold` or `currency_locked` (with `sold` and `held`)",
+        examples: ["stock_below_sold", "currency_locked"],
+      },
+      503: objectCall(PATCH_RETRY),
     }),
   },
 });
@@ -151,11 +176,13 @@ const resync = createRoute({
   request: { params: ticketIdParam },
   responses: {
     200: json(
-      z.object({ ticket_id: z.int(), purchases: z.int() }).openapi("Resync"),
+      z
+        .object({ ticket_id: z.int(), purchases: z.int() })
+        .openapi("Resync", { example: { ticket_id: 1, purchases: 126 } }),
       "The read model now matches the object",
     ),
     ...problems([400, 401, 403, 404, 503], {
-      503: "`unavailable` or `outcome_unknown`: D1 failed during the resync, which may be partly done; repeat it",
+      503: objectCall(RESYNC_RETRY),
     }),
   },
 });
@@ -183,7 +210,13 @@ const userPurchases = createRoute({
   request: { params: userIdParam, query: userPurchasesQuery },
   responses: {
     200: json(purchaseSchema.array(), "The purchases in every state (or in `status`), newest first"),
-    ...problems([400, 401, 403, 404, 503], { 404: "The user has no purchases (without a `status` filter)" }),
+    ...problems([400, 401, 403, 404, 503], {
+      403: { examples: [notYours()] },
+      404: {
+        description: "The user has no purchases (without a `status` filter)",
+        examples: [notFound("This user has no purchases.")],
+      },
+    }),
   },
 });
 
@@ -203,7 +236,7 @@ const gameTickets = createRoute({
   responses: {
     200: json(ticketSchema.array(), "Tickets ordered by id"),
     ...notModified,
-    ...problems([400, 404, 503]),
+    ...problems([400, 404, 503], { 404: { examples: [notFound("This game has no tickets.")] } }),
   },
 });
 
@@ -234,7 +267,7 @@ async function order(c: Context<AppEnv>, body: z.infer<typeof buySchema>, kind: 
     c,
     body.ticket_id,
     (t) => (kind === "hold" ? t.hold(body.ticket_id, request) : t.buy(body.ticket_id, request)),
-    "Retry with the same Idempotency-Key: it answers the purchase if there was one.",
+    ORDER_RETRY,
   );
   if (!outcome.ok) throw rejectionError(outcome);
   return outcome;
@@ -293,24 +326,14 @@ export const ticketsRouter = openApiRouter()
     c.set("ticketId", ticket_id);
     const { price, game_id: _, ...rest } = c.req.valid("json");
     const patch = price === undefined ? rest : { ...rest, price_minor: Math.round(price * 100) };
-    const outcome = await onTicket<UpdateOutcome>(
-      c,
-      ticket_id,
-      (t) => t.update(ticket_id, patch),
-      "A PATCH sets values: retrying it is safe.",
-    );
+    const outcome = await onTicket<UpdateOutcome>(c, ticket_id, (t) => t.update(ticket_id, patch), PATCH_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json(toTicket(outcome.ticket), 200);
   })
   .openapi(resync, async (c) => {
     const { ticket_id } = c.req.valid("param");
     c.set("ticketId", ticket_id);
-    const outcome = await onTicket<ResyncOutcome>(
-      c,
-      ticket_id,
-      (t) => t.resync(ticket_id),
-      "A resync is safe to repeat.",
-    );
+    const outcome = await onTicket<ResyncOutcome>(c, ticket_id, (t) => t.resync(ticket_id), RESYNC_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json({ ticket_id, purchases: outcome.purchases }, 200);
   })

@@ -3,7 +3,7 @@ import { database } from "../../db/queries";
 import * as hooks from "../../db/webhooks";
 import { newSecret } from "../../events/signing";
 import { webhookUrlProblem } from "../../events/urls";
-import { auth } from "../auth";
+import { auth, keysUnavailable } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
 import { invalid, notFound, outcomeUnknown } from "../problem";
 import { read } from "../read-model";
@@ -22,6 +22,14 @@ import { jsonBody } from "../validate";
 // Admin endpoints for webhooks: where events go, and how their deliveries went.
 
 const admin = { tags: ["webhooks"], security: bearer };
+const gone = () => notFound("No webhook has this id.");
+const noDelivery = () => notFound("No such delivery.");
+const writeFailed = (retry: string) =>
+  outcomeUnknown(`D1 did not answer; this may or may not have been done. ${retry}`);
+const CREATE_RETRY = "GET /webhooks shows whether it exists.";
+const SAFE_TO_RETRY = "Retrying it is safe.";
+const TOKEN_UNCHECKED = "`unavailable`: a user's token could not be checked; nothing was done.";
+const RETRY_RETRY = "Retrying it is safe: a delivery sent twice has the same webhook-id.";
 const body = <T>(schema: T, description: string) => ({
   body: { content: { "application/json": { schema } }, description, required: true },
 });
@@ -40,7 +48,10 @@ const createWebhook = createRoute({
   responses: {
     201: json(webhookCreatedSchema, "Registered; the secret is shown only here"),
     ...problems([400, 401, 403, 413, 415, 503], {
-      503: "`outcome_unknown`: D1 did not answer; the endpoint may or may not exist (GET /webhooks shows it)",
+      503: {
+        description: `${TOKEN_UNCHECKED} \`outcome_unknown\`: D1 did not answer; the endpoint may or may not exist (GET /webhooks shows it)`,
+        examples: [keysUnavailable(), writeFailed(CREATE_RETRY)],
+      },
     }),
   },
 });
@@ -63,7 +74,10 @@ const getWebhook = createRoute({
   summary: "One endpoint",
   middleware: [auth("admin")] as const,
   request: { params: webhookIdParam },
-  responses: { 200: json(webhookSchema, "The endpoint"), ...problems([400, 401, 403, 404, 503]) },
+  responses: {
+    200: json(webhookSchema, "The endpoint"),
+    ...problems([400, 401, 403, 404, 503], { 404: { examples: [gone()] } }),
+  },
 });
 
 const patchWebhook = createRoute({
@@ -77,7 +91,11 @@ const patchWebhook = createRoute({
   responses: {
     200: json(webhookSchema, "The endpoint as changed"),
     ...problems([400, 401, 403, 404, 413, 415, 503], {
-      503: "`outcome_unknown`: the change may or may not have been made; retrying it is safe",
+      404: { examples: [gone()] },
+      503: {
+        description: `${TOKEN_UNCHECKED} \`outcome_unknown\`: the change may or may not have been made; retrying it is safe`,
+        examples: [keysUnavailable(), writeFailed(SAFE_TO_RETRY)],
+      },
     }),
   },
 });
@@ -92,7 +110,13 @@ const deleteWebhook = createRoute({
   request: { params: webhookIdParam },
   responses: {
     204: { description: "Removed: queued deliveries to it stop" },
-    ...problems([400, 401, 403, 404, 503], { 503: "`outcome_unknown`: retrying is safe" }),
+    ...problems([400, 401, 403, 404, 503], {
+      404: { examples: [gone()] },
+      503: {
+        description: `${TOKEN_UNCHECKED} \`outcome_unknown\`: retrying is safe`,
+        examples: [keysUnavailable(), writeFailed(SAFE_TO_RETRY)],
+      },
+    }),
   },
 });
 
@@ -105,7 +129,10 @@ const listDeliveries = createRoute({
   description: "Newest first: each delivery's status, attempts, last response code and duration, and next retry.",
   middleware: [auth("admin")] as const,
   request: { params: webhookIdParam, query: deliveriesQuery },
-  responses: { 200: json(deliverySchema.array(), "The deliveries"), ...problems([400, 401, 403, 404, 503]) },
+  responses: {
+    200: json(deliverySchema.array(), "The deliveries"),
+    ...problems([400, 401, 403, 404, 503], { 404: { examples: [gone()] } }),
+  },
 });
 
 const retryDelivery = createRoute({
@@ -119,7 +146,13 @@ const retryDelivery = createRoute({
   request: { params: deliveryIdParam },
   responses: {
     202: json(deliverySchema, "Queued"),
-    ...problems([400, 401, 403, 404, 503], { 503: "`outcome_unknown`: it may be queued; retrying is safe" }),
+    ...problems([400, 401, 403, 404, 503], {
+      404: { examples: [noDelivery()] },
+      503: {
+        description: "`unavailable`: nothing was done. `outcome_unknown`: it may be queued; retrying is safe",
+        examples: ["unavailable", writeFailed(RETRY_RETRY)],
+      },
+    }),
   },
 });
 
@@ -129,12 +162,11 @@ async function write<T>(query: Promise<T>, retry: string): Promise<T> {
     return await query;
   } catch (err) {
     console.error(JSON.stringify({ level: "error", message: "webhook write failed", error: String(err) }));
-    throw outcomeUnknown(`D1 did not answer; this may or may not have been done. ${retry}`);
+    throw writeFailed(retry);
   }
 }
 
 const shown = ({ secret: _, ...webhook }: hooks.WebhookRow) => webhook;
-const gone = () => notFound("No webhook has this id.");
 
 function checkUrl(url: string | undefined, env: Env): void {
   const problem = url === undefined ? null : webhookUrlProblem(url, env.ENVIRONMENT === "development");
@@ -145,10 +177,7 @@ export const webhooksRouter = openApiRouter()
   .openapi(createWebhook, async (c) => {
     const input = c.req.valid("json");
     checkUrl(input.url, c.env);
-    const row = await write(
-      hooks.createWebhook(database(c.get("d1").primary), input, newSecret()),
-      "GET /webhooks shows whether it exists.",
-    );
+    const row = await write(hooks.createWebhook(database(c.get("d1").primary), input, newSecret()), CREATE_RETRY);
     return c.json({ ...shown(row), secret: row.secret }, 201, { Location: `/webhooks/${row.id}` });
   })
   .openapi(listWebhooks, async (c) => c.json((await read(c, hooks.listWebhooks)).map(shown), 200))
@@ -162,7 +191,7 @@ export const webhooksRouter = openApiRouter()
     checkUrl(patch.url, c.env);
     const row = await write(
       hooks.updateWebhook(database(c.get("d1").primary), c.req.valid("param").webhook_id, patch),
-      "Retrying it is safe.",
+      SAFE_TO_RETRY,
     );
     if (!row) throw gone();
     return c.json(shown(row), 200);
@@ -170,7 +199,7 @@ export const webhooksRouter = openApiRouter()
   .openapi(deleteWebhook, async (c) => {
     const deleted = await write(
       hooks.deleteWebhook(database(c.get("d1").primary), c.req.valid("param").webhook_id),
-      "Retrying it is safe.",
+      SAFE_TO_RETRY,
     );
     if (!deleted) throw gone();
     return c.body(null, 204);
@@ -183,7 +212,7 @@ export const webhooksRouter = openApiRouter()
   .openapi(retryDelivery, async (c) => {
     const { webhook_id, delivery_id } = c.req.valid("param");
     const before = await read(c, (db) => hooks.getDelivery(db, webhook_id, delivery_id));
-    if (!before) throw notFound("No such delivery.");
+    if (!before) throw noDelivery();
     const db = database(c.get("d1").primary);
     const retried = await write(
       (async () => {
@@ -197,8 +226,8 @@ export const webhooksRouter = openApiRouter()
         }
         return hooks.getDelivery(db, webhook_id, delivery_id);
       })(),
-      "Retrying it is safe: a delivery sent twice has the same webhook-id.",
+      RETRY_RETRY,
     );
-    if (!retried) throw notFound("No such delivery."); // its endpoint was deleted meanwhile
+    if (!retried) throw noDelivery(); // its endpoint was deleted meanwhile
     return c.json(retried, 202);
   });
