@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { EVENT_TYPES } from "../src/events/types";
 import { app } from "../src/index";
 import { api } from "./helpers";
 
@@ -147,6 +148,28 @@ describe("GET /openapi.json", () => {
     for (const text of [doc.info.description, doc.components.securitySchemes.bearerAuth!.description]) {
       for (const command of ["npm run -s token -- --admin", "--user 42", "--gate 1"]) expect(text).toContain(command);
     }
+  });
+});
+
+describe("the document's webhooks", () => {
+  it("lists every event the API sends, with its payload and signature headers", async () => {
+    const { webhooks } = (await (await api("/openapi.json")).json()) as {
+      webhooks: Record<
+        string,
+        { post: { operationId: string; parameters: { name: string; in: string }[]; requestBody: unknown } }
+      >;
+    };
+    expect(Object.keys(webhooks)).toEqual([...EVENT_TYPES]);
+    for (const [type, { post }] of Object.entries(webhooks)) {
+      expect(
+        post.parameters.filter((p) => p.in === "header").map((p) => p.name),
+        type,
+      ).toEqual(["webhook-id", "webhook-timestamp", "webhook-signature"]);
+      expect(post.requestBody, type).toMatchObject({
+        content: { "application/json": { schema: { $ref: expect.any(String) } } },
+      });
+    }
+    expect(webhooks["entry.reissued"]!.post.operationId).toBe("entryReissued");
   });
 });
 

@@ -1,5 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { EVENT_TYPES, type EventType } from "../events/types";
 import type { AppEnv } from "./context";
+import { eventSchemas, webhookHeaders } from "./schemas";
 
 // The OpenAPI document at /openapi.json: the routes' own definitions, plus
 // what only the document says (how to authenticate, where the API runs, what
@@ -20,7 +22,54 @@ const description = `Sells tickets for sports games.
 
 **Webhooks.** The events sent to the endpoints registered with \`POST /webhooks\` are listed under Webhooks, with their payloads and signature headers.`;
 
+/** When each event is sent. */
+const events: Record<EventType, string> = {
+  "ticket.created": "A ticket was created (`POST /tickets`): the ticket as D1 holds it when the event is sent.",
+  "ticket.updated": "A ticket was changed (`PATCH /tickets/{ticket_id}`): the ticket after the change.",
+  "ticket.sold_out": "A sale, hold or change took the last free units: the ticket, with `available` 0.",
+  "purchase.held": "A hold was made (`POST /tickets/hold`).",
+  "purchase.updated":
+    "A purchase changed in place: a hold's new end after a checkout (`expires_at`), or a partial refund made.",
+  "purchase.confirmed": "A purchase was confirmed: bought at once, or a hold confirmed by the admin or paid.",
+  "purchase.cancelled":
+    "A purchase was cancelled: by its owner or the admin, by Stripe's expired session, or with its last entry.",
+  "purchase.expired": "A hold ended unpaid at `expires_at`; its units went back to the ticket.",
+  "purchase.refunded": "A purchase ended refunded, once Stripe has made the refund.",
+  "entry.checked_in":
+    "An entry was admitted at a gate (its first admission only); `conflict` or `admitted_with` for offline admissions.",
+  "entry.check_in_undone": "The admin undid an entry's check-in (`DELETE /checkins/{entry_id}`): it is valid again.",
+  "entry.cancelled": "An entry was cancelled before check-in; its unit went back to the ticket.",
+  "entry.reissued": "An entry's code was reissued: the new entry, with `replaces`, the entry now revoked.",
+};
+
+const camel = (type: EventType) => type.replace(/[._](\w)/g, (_, c: string) => c.toUpperCase());
+
 export function serveDocument(app: OpenAPIHono<AppEnv>): void {
+  for (const type of EVENT_TYPES) {
+    app.openAPIRegistry.registerWebhook({
+      method: "post",
+      path: type,
+      operationId: camel(type),
+      summary: type,
+      description: `${events[type]} Sent to the endpoints registered for it, signed (Standard Webhooks).`,
+      tags: ["webhooks"],
+      security: [], // the receiver checks webhook-signature instead
+      request: {
+        headers: webhookHeaders,
+        body: { content: { "application/json": { schema: eventSchemas[type] } }, required: true },
+      },
+      responses: {
+        200: { description: "Delivered: any 2xx answer within 10 s" },
+        410: { description: "Gone: the endpoint is disabled, and nothing more is sent to it" },
+        default: {
+          description:
+            "Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, " +
+            "doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it",
+        },
+      },
+    });
+  }
+
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
