@@ -8,9 +8,9 @@ import { eventSchemas, webhookHeaders } from "./schemas";
 // each tag is about). openapi/openapi.json is a copy, checked by the tests.
 
 const TOKENS =
-  "Locally, with `npm run dev` running, `npm run -s token -- --admin` prints the admin's `Authorization` header, " +
-  "`npm run -s token -- --user 42` user 42's, and `npm run -s token -- --gate 1` a scanner's for game 1; " +
-  "paste the part after `Bearer ` into **Authorize**.";
+  "Locally, with `npm run dev` running, `npm run -s token -- --admin` (the admin), `npm run -s token -- --user 42` " +
+  "(user 42) or `npm run -s token -- --gate 1` (a scanner of game 1) prints an `Authorization` header: paste " +
+  "the token after `Bearer ` into **Authorize**.";
 
 const description = `Sells tickets for sports games.
 

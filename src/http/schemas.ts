@@ -310,8 +310,10 @@ export const idempotencyHeader = z.object({
     .optional()
     .openapi({
       param: { name: "idempotency-key", in: "header" },
-      description: "Makes the request safe to retry: a repeat with the same key and body answers the first result.",
-      example: "5f0c8a52-order-1",
+      // No example: "Try it out" would send that one key with every request, and a second try would replay.
+      description:
+        "Makes the request safe to retry: a repeat with the same key and body answers the first result. A new " +
+        "one (e.g. a UUID) per order.",
     }),
 });
 
