@@ -151,6 +151,16 @@ describe("GET /openapi.json", () => {
   });
 });
 
+describe("openapi/openapi.json", () => {
+  it("is the served document, so what CI lints and generates the client from is current", async () => {
+    const served = `${JSON.stringify(await (await api("/openapi.json")).json(), null, 2)}\n`;
+    await expect(served).toMatchFileSnapshot(
+      "../openapi/openapi.json",
+      "openapi/openapi.json differs from /openapi.json: run `npm run openapi` and commit what it writes",
+    );
+  });
+});
+
 describe("the document's webhooks", () => {
   it("lists every event the API sends, with its payload and signature headers", async () => {
     const { webhooks } = (await (await api("/openapi.json")).json()) as {
