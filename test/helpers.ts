@@ -8,10 +8,13 @@ import { expect } from "vitest";
 
 export const BASE = "http://tickets.test";
 
-export async function api(path: string, init?: RequestInit): Promise<Response> {
-  // The worker's own answer: a redirect is checked against the document, not followed.
-  const request = new Request(`${BASE}${path}`, { redirect: "manual", ...init });
-  const response = await exports.default.fetch(request);
+// The worker's own answer: a redirect is checked against the document, not followed.
+export const api = (path: string, init?: RequestInit): Promise<Response> =>
+  fetchWorker(new Request(`${BASE}${path}`, { redirect: "manual", ...init }));
+
+/** The worker's answer to `request`, once checked against the document. */
+export async function fetchWorker(request: Request): Promise<Response> {
+  const response = await exports.default.fetch(request.clone());
   await expectDocumented(request, response.clone());
   return response;
 }
