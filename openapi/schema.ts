@@ -2446,6 +2446,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": 1000000000,
+                     *       "user_id": 42,
+                     *       "ticket_id": 1,
+                     *       "game_id": 1,
+                     *       "quantity": 2,
+                     *       "unit_price": 35.5,
+                     *       "total_price": 71,
+                     *       "currency": "EUR",
+                     *       "status": "held",
+                     *       "expires_at": "2026-11-29T19:55:01.000Z",
+                     *       "confirmed_at": null,
+                     *       "cancelled_at": null,
+                     *       "created_at": "2026-11-29T19:40:01.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Purchase"];
                 };
             };

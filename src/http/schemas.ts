@@ -51,6 +51,13 @@ export const purchaseExample = {
   cancelled_at: null,
   created_at: BOUGHT_AT,
 };
+/** A hold, as `POST /tickets/hold` answers it. */
+export const heldExample = {
+  ...purchaseExample,
+  status: "held" as const,
+  expires_at: "2026-11-29T19:55:01.000Z",
+  confirmed_at: null,
+};
 const entryExample = {
   id: 1000000000001,
   purchase_id: 1000000000,
@@ -726,12 +733,6 @@ const eventSchema = <T extends z.ZodType>(type: EventType, data: T, example: z.i
       example: { id: "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b", type, created_at: BOUGHT_AT, data: example },
     });
 
-const heldExample = {
-  ...purchaseExample,
-  status: "held" as const,
-  expires_at: "2026-11-29T19:55:01.000Z",
-  confirmed_at: null,
-};
 const valid = { ...entryEventExample, status: "valid" as const, checked_in_at: null, checked_in_gate: null };
 
 export const eventSchemas: Record<EventType, z.ZodType> = {

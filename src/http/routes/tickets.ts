@@ -18,6 +18,7 @@ import {
   buySchema,
   createTicketSchema,
   gameIdParam,
+  heldExample,
   idempotencyHeader,
   listQuery,
   patchTicketSchema,
@@ -113,8 +114,9 @@ const hold = createRoute({
   request: { headers: idempotencyHeader, body: { ...json(buySchema, "The order"), required: true } },
   responses: {
     201: {
-      ...json(purchaseSchema, "The hold (a replay with the same key answers the same purchase, as it now is)"),
-      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1" }) }).extend(replayed.shape),
+      content: { "application/json": { schema: purchaseSchema, example: heldExample } },
+      description: "The hold (a replay with the same key answers the same purchase, as it now is)",
+      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1000000000" }) }).extend(replayed.shape),
     },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
       403: { examples: [notYours()] },
