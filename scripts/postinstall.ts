@@ -2,8 +2,10 @@
 // from the installed packages, so it always matches them:
 // 1. public/docs/assets: Swagger UI's browser files, so /docs needs no CDN.
 // 2. build/zod-lean*.js: zod's public API minus its ~40 bundled locale packs
-//    (English only is used). wrangler.toml aliases "zod" to it, which keeps the
-//    worker bundle at about 110 KiB gzipped instead of 150.
+//    (English only is used), its schema compiler (z.compile) and its JSON
+//    Schema importer (z.fromJSONSchema), which nothing here uses. wrangler.toml
+//    aliases "zod" to it: the `z` namespace object keeps every export it has,
+//    used or not.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -16,16 +18,18 @@ const assets = new URL("public/docs/assets/", root);
 mkdirSync(assets, { recursive: true });
 for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"]) copyFileSync(join(swagger, file), new URL(file, assets));
 
-// Rewrites a zod index module without its `locales` export, with its own
-// imports pointing back into node_modules/zod (or to the lean core).
+// Rewrites a zod index module without those exports, with its own imports
+// pointing back into node_modules/zod (or to the lean core).
+const DROPPED = /export \* as locales|"\.\/compile\.js"|"\.\/from-json-schema\.js"/;
+const DROPPED_NAMES = /\b(INVALID|compile|withParser|ZodCompileAsyncError|ZodCompileUnsupportedError), /g;
 const zod = dirname(resolve("zod/package.json"));
 const build = new URL("build/", root);
 const lean = (file: string, replace: Record<string, string> = {}) =>
   readFileSync(join(zod, "v4", file), "utf8")
     .split("\n")
-    .filter((line) => !line.includes("export * as locales"))
+    .filter((line) => !DROPPED.test(line))
     .map((line) =>
-      line.replace(/from "([^"]+)"/, (_, spec: string) => {
+      line.replace(DROPPED_NAMES, "").replace(/from "([^"]+)"/, (_, spec: string) => {
         const target = replace[spec] ?? join(zod, "v4", dirname(file), spec);
         return `from ${JSON.stringify(target)}`;
       }),

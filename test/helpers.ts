@@ -8,20 +8,57 @@ import { expect } from "vitest";
 
 export const BASE = "http://tickets.test";
 
-export async function api(path: string, init?: RequestInit): Promise<Response> {
-  // The worker's own answer: a redirect is checked against the document, not followed.
-  const request = new Request(`${BASE}${path}`, { redirect: "manual", ...init });
-  const response = await exports.default.fetch(request);
+// The worker's own answer: a redirect is checked against the document, not followed.
+export const api = (path: string, init?: RequestInit): Promise<Response> =>
+  fetchWorker(new Request(`${BASE}${path}`, { redirect: "manual", ...init }));
+
+/** The worker's answer to `request`, once checked against the document. */
+export async function fetchWorker(request: Request): Promise<Response> {
+  const response = await exports.default.fetch(request.clone());
   await expectDocumented(request, response.clone());
   return response;
 }
 
 interface OpenApiDoc {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: Record<string, { examples?: Record<string, unknown> }> }> }>
+  >;
+  webhooks: Record<string, { post: { parameters: { name: string; in: string; required?: boolean }[] } }>;
 }
 const DOC_URI = "https://tickets.test/openapi.json";
 let doc: Promise<OpenApiDoc> | undefined;
+// Without its examples: the validator would take an example's `id` for a schema's id.
+const documentOnce = () =>
+  (doc ??= exports.default
+    .fetch(`${BASE}/openapi.json`)
+    .then(async (r) => JSON.parse(await r.text(), (k, v) => (k === "example" ? undefined : v)) as OpenApiDoc));
 const pointer = (...parts: string[]) => parts.map((p) => p.replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
+
+const validators = new Map<string, Validator>();
+/** Errors of `value` against the document's schema at `at` (a JSON pointer's parts). */
+async function schemaErrors(at: string[], value: unknown) {
+  const ref = `${DOC_URI}#/${pointer(...at)}`;
+  let validator = validators.get(ref);
+  if (!validator) {
+    validator = new Validator({ $ref: ref }, "2020-12", false);
+    validator.addSchema((await documentOnce()) as object as Parameters<Validator["addSchema"]>[0], DOC_URI);
+    validators.set(ref, validator);
+  }
+  return validator.validate(value).errors;
+}
+
+/** A webhook delivery must be one of the document's `webhooks`: its signature headers, and its event's schema. */
+export async function expectDocumentedEvent(delivery: { headers: Record<string, string>; body: string }) {
+  const event = JSON.parse(delivery.body) as { type: string };
+  const webhook = (await documentOnce()).webhooks[event.type];
+  expect(webhook, `${event.type} is not in the document's webhooks`).toBeDefined();
+  for (const p of webhook!.post.parameters.filter((p) => p.in === "header" && p.required)) {
+    expect(delivery.headers[p.name], `${event.type} without its ${p.name} header`).toBeDefined();
+  }
+  const at = ["webhooks", event.type, "post", "requestBody", "content", "application/json", "schema"];
+  expect(await schemaErrors(at, event), `${event.type} vs the document`).toEqual([]);
+}
 
 /** The response's status and body must be the ones the document gives for its route. */
 async function expectDocumented(request: Request, response: Response) {
@@ -32,14 +69,14 @@ async function expectDocumented(request: Request, response: Response) {
     response.status === 304
   )
     return;
-  doc ??= exports.default.fetch(`${BASE}/openapi.json`).then((r) => r.json() as Promise<OpenApiDoc>);
-  const { paths } = await doc;
+  const { paths } = await documentOnce();
   // Literal paths first, so /tickets/buy is not taken for /tickets/{ticket_id}.
   const templates = Object.keys(paths).sort((a, b) => a.split("{").length - b.split("{").length);
   const template = templates.find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, "[^/]+")}$`).test(pathname));
   const method = request.method.toLowerCase();
   const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0]!;
-  let ref: string;
+  let at: string[];
+  let codes: string[] | undefined; // the problem codes the document shows for this answer
   if (template && paths[template]![method]) {
     const documented = paths[template]![method]!.responses[response.status];
     expect(
@@ -56,15 +93,23 @@ async function expectDocumented(request: Request, response: Response) {
       `${request.method} ${template} ${response.status} as ${contentType}`,
     ).toContain(contentType);
     if (!contentType.endsWith("json")) return; // an image: its media type is the contract
-    ref = `${DOC_URI}#/${pointer("paths", template, method, "responses", String(response.status), "content", contentType, "schema")}`;
+    at = ["paths", template, method, "responses", String(response.status), "content", contentType, "schema"];
+    if (contentType === "application/problem+json")
+      codes = Object.keys(documented!.content![contentType]!.examples ?? {});
   } else {
     expect(contentType).toBe("application/problem+json"); // no route: a problem document
-    ref = `${DOC_URI}#/components/schemas/Problem`;
+    at = ["components", "schemas", "Problem"];
   }
-  const validator = new Validator({ $ref: ref }, "2020-12", false);
-  validator.addSchema((await doc) as object as Parameters<Validator["addSchema"]>[0], DOC_URI);
-  const result = validator.validate(await response.json());
-  expect(result.errors, `${request.method} ${pathname} ${response.status} body vs the document`).toEqual([]);
+  const body = await response.json();
+  expect(await schemaErrors(at, body), `${request.method} ${pathname} ${response.status} body vs the document`).toEqual(
+    [],
+  );
+  if (codes) {
+    const { code } = body as { code: string };
+    expect(codes, `${request.method} ${template} ${response.status} ${code} has no example in the document`).toContain(
+      code,
+    );
+  }
 }
 
 export const asAdmin = { Authorization: `Bearer ${env.ADMIN_TOKEN}` };

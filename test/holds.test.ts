@@ -84,7 +84,9 @@ describe("POST /tickets/hold", () => {
     const again = await hold(body, key);
     expect([first.status, again.status]).toEqual([201, 201]);
     expect(again.body).toEqual(first.body);
-    await expectProblem(await postJson("/tickets/buy", body, key), 422, "idempotency_key_reused");
+    const reused = await expectProblem(await postJson("/tickets/buy", body, key), 422, "idempotency_key_reused");
+    // The same body: what differs is buy and hold, and the answer says so rather than "another body" alone.
+    expect(reused.detail).toContain("a hold where this is a purchase");
     expect((await inObject(ticket.id)).held).toBe(2);
   });
 

@@ -59,11 +59,12 @@ describe("Idempotency-Key on POST /tickets/buy", () => {
     const ticket = await createTicket({ stock: 10 });
     const other = await createTicket({ stock: 10 });
     expect((await buyKeyed({ user_id: 1, ticket_id: ticket.id, quantity: 1 }, "reuse")).status).toBe(200);
-    await expectProblem(
+    const reused = await expectProblem(
       await buyKeyed({ user_id: 1, ticket_id: ticket.id, quantity: 3 }, "reuse"),
       422,
       "idempotency_key_reused",
     );
+    expect(reused.detail).toMatch(/different order of this ticket: another body, or a hold/);
     // Keys are scoped to the caller and the ticket: the same key buys on another ticket.
     expect((await buyKeyed({ user_id: 1, ticket_id: other.id, quantity: 1 }, "reuse")).status).toBe(200);
     expect((await purchasesOf(ticket.id)).sold).toBe(1);
@@ -135,11 +136,12 @@ describe("Idempotency-Key on POST /tickets", () => {
     expect(second.headers.get("Idempotent-Replayed")).toBe("true");
     const n = await env.DB.prepare("SELECT count(*) AS n FROM tickets WHERE game_id = ?").bind(body.game_id).first();
     expect(n).toEqual({ n: 1 });
-    await expectProblem(
+    const reused = await expectProblem(
       await postJson("/tickets", { ...body, stock: 6 }, keyed("create-1")),
       422,
       "idempotency_key_reused",
     );
+    expect(reused.detail).toMatch(/create a ticket with a different body/);
   });
 
   it("creates once when repeats race", async () => {

@@ -1,11 +1,21 @@
 import { describe, expect, it } from "vitest";
+import { EVENT_TYPES } from "../src/events/types";
 import { app } from "../src/index";
 import { api } from "./helpers";
 
+interface Operation {
+  operationId?: string;
+  tags?: string[];
+  responses: Record<string, unknown>;
+  security?: unknown[];
+}
 interface Doc {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
-  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+  info: { description: string };
+  servers: { url: string; description?: string; variables?: Record<string, { default: string }> }[];
+  tags: { name: string; description?: string }[];
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { description?: string }> };
 }
 
 const load = async () => (await (await api("/openapi.json")).json()) as Doc;
@@ -65,7 +75,163 @@ describe("GET /openapi.json", () => {
     expect(doc.components.schemas.Problem).toBeDefined();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.paths["/tickets/buy"]!.post!.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.paths["/tickets/{ticket_id}"]!.get!.security).toBeUndefined();
+    expect(doc.paths["/tickets/{ticket_id}"]!.get!.security).toEqual([]);
+  });
+
+  it("declares security on every operation: a bearer token, or none on the public ones", async () => {
+    const doc = await load();
+    const open: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        expect(op.security, `${method} ${path}`).toBeDefined();
+        if (op.security!.length === 0) open.push(`${method} ${path}`);
+        else {
+          expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+          // A user's token cannot be checked while the identity provider is down: 503 unavailable, anywhere.
+          const answer = op.responses["503"] as { content: Record<string, { examples: object }> } | undefined;
+          expect(
+            Object.keys(answer?.content["application/problem+json"]?.examples ?? {}),
+            `${method} ${path}`,
+          ).toContain("unavailable");
+        }
+      }
+    }
+    expect(open.sort()).toEqual(
+      [
+        "get /health",
+        "get /",
+        "get /tickets/{ticket_id}",
+        "get /tickets/game/{game_id}",
+        "get /games/{game_id}/gate-keys",
+        "post /payments/stripe/webhook",
+      ].sort(),
+    );
+  });
+
+  it("names every operation with a unique operationId that generated clients use as the method name", async () => {
+    const doc = await load();
+    const ids = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => [`${method} ${path}`, op.operationId] as const),
+    );
+    for (const [where, id] of ids) expect(id, where).toMatch(/^[a-z][A-Za-z]+$/);
+    expect(new Set(ids.map(([, id]) => id)).size).toBe(ids.length);
+    expect(Object.fromEntries(ids)).toMatchObject({
+      "post /tickets": "createTicket",
+      "post /tickets/buy": "buyTicket",
+      "post /tickets/hold": "holdTicket",
+      "get /tickets/{ticket_id}": "getTicket",
+      "patch /tickets/{ticket_id}": "updateTicket",
+      "get /purchases/{purchase_id}": "getPurchase",
+      "post /purchases/{purchase_id}/confirm": "confirmPurchase",
+      "post /checkins": "checkIn",
+      "post /webhooks": "createWebhook",
+      "get /health": "getHealth",
+    });
+  });
+
+  it("names the local dev server and how to address a deployment", async () => {
+    const { servers } = await load();
+    expect(servers[0]).toMatchObject({
+      url: "http://localhost:8787",
+      description: expect.stringContaining("npm run dev"),
+    });
+    expect(servers[1]).toMatchObject({ url: "https://{host}", variables: { host: { default: expect.any(String) } } });
+  });
+
+  it("describes every tag the operations use, and says how to get a token locally", async () => {
+    const doc = await load();
+    const used = new Set(
+      Object.values(doc.paths).flatMap((item) => Object.values(item).flatMap((op) => op.tags ?? [])),
+    );
+    const described = doc.tags.filter((t) => (t.description ?? "").length > 20).map((t) => t.name);
+    expect([...used].sort()).toEqual(described.sort());
+    for (const text of [doc.info.description, doc.components.securitySchemes.bearerAuth!.description]) {
+      for (const command of ["npm run -s token -- --admin", "--user 42", "--gate 1"]) expect(text).toContain(command);
+    }
+  });
+});
+
+describe("openapi/openapi.json", () => {
+  it("is the served document, so what CI lints and generates the client from is current", async () => {
+    const served = `${JSON.stringify(await (await api("/openapi.json")).json(), null, 2)}\n`;
+    await expect(served).toMatchFileSnapshot(
+      "../openapi/openapi.json",
+      "openapi/openapi.json differs from /openapi.json: run `npm run openapi` and commit what it writes",
+    );
+  });
+});
+
+describe("the document's webhooks", () => {
+  it("lists every event the API sends, with its payload and signature headers", async () => {
+    const { webhooks } = (await (await api("/openapi.json")).json()) as {
+      webhooks: Record<
+        string,
+        { post: { operationId: string; parameters: { name: string; in: string }[]; requestBody: unknown } }
+      >;
+    };
+    expect(Object.keys(webhooks)).toEqual([...EVENT_TYPES]);
+    for (const [type, { post }] of Object.entries(webhooks)) {
+      expect(
+        post.parameters.filter((p) => p.in === "header").map((p) => p.name),
+        type,
+      ).toEqual(["webhook-id", "webhook-timestamp", "webhook-signature"]);
+      expect(post.requestBody, type).toMatchObject({
+        content: { "application/json": { schema: { $ref: expect.any(String) } } },
+      });
+    }
+    expect(webhooks["entry.reissued"]!.post.operationId).toBe("entryReissued");
+  });
+});
+
+describe("the document's examples", () => {
+  type Media = {
+    schema?: unknown;
+    example?: unknown;
+    examples?: Record<string, { value: { status: number; code: string } }>;
+  };
+  const problemAnswers = (doc: Doc) =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, op]) =>
+        Object.entries(op.responses as Record<string, { content?: Record<string, Media> }>).flatMap(([status, r]) => {
+          const media = r.content?.["application/problem+json"];
+          return media ? [{ where: `${method} ${path} ${status}`, status: Number(status), media }] : [];
+        }),
+      ),
+    );
+
+  it("gives every documented error its own examples, one per code, each with the answer's status", async () => {
+    const answers = problemAnswers(await load());
+    expect(answers.length).toBeGreaterThan(150);
+    for (const { where, status, media } of answers) {
+      const examples = Object.entries(media.examples ?? {});
+      expect(examples.length, where).toBeGreaterThan(0);
+      for (const [name, { value }] of examples) {
+        expect(value.status, `${where}: ${name}`).toBe(status);
+        expect(value.code, where).toBe(name);
+      }
+    }
+  });
+
+  it("shows each route's own refusals and 503s", async () => {
+    const doc = await load();
+    const codes = (path: string, method: string, status: number) =>
+      Object.keys(
+        (doc.paths[path]![method]!.responses[status] as { content: Record<string, Media> }).content[
+          "application/problem+json"
+        ]!.examples!,
+      );
+    expect(codes("/tickets/buy", "post", 409)).toEqual(["sold_out", "sales_closed", "user_limit"]);
+    expect(codes("/tickets/buy", "post", 503)).toEqual(["unavailable", "overloaded", "outcome_unknown"]);
+    expect(codes("/purchases/{purchase_id}/confirm", "post", 409)).toEqual([
+      "hold_expired",
+      "user_limit",
+      "invalid_state",
+      "payment_refunded",
+    ]);
+    expect(codes("/purchases/{purchase_id}/cancel", "post", 409)).toEqual(["invalid_state", "checked_in"]);
+    expect(codes("/tickets/{ticket_id}", "patch", 409)).toEqual(["stock_below_sold", "currency_locked"]);
+    expect(codes("/tickets/{ticket_id}", "get", 503)).toEqual(["unavailable"]);
+    expect(codes("/tickets", "post", 401)).toEqual(["unauthorized"]);
   });
 });
 

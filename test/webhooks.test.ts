@@ -12,9 +12,11 @@ import worker from "../src/index";
 import {
   api,
   asAdmin,
+  asGate,
   asUser,
   buy,
   createTicket,
+  expectDocumentedEvent,
   expectProblem,
   fieldsOf,
   type Problem,
@@ -73,9 +75,12 @@ afterEach(async () => {
   for (const w of all) await api(`/webhooks/${w.id}`, { method: "DELETE", headers: asAdmin });
 });
 
+/** What `url` received; each delivery must be as the document's `webhooks` describe it. */
 const received = async (url: string) => {
   const all = (await (await fetch("https://hooks.test/__fake/requests")).json()) as ReceivedWebhook[];
-  return all.filter((r) => r.path === new URL(url).pathname);
+  const mine = all.filter((r) => r.path === new URL(url).pathname);
+  for (const r of mine) await expectDocumentedEvent(r);
+  return mine;
 };
 
 /** Waits until `until` holds of what `url` received (the queue batches for a second per hop). */
@@ -234,6 +239,40 @@ describe("events", { timeout: 30_000 }, () => {
     expect(await verified(hook.secret, tampered)).toBe(false);
     const other = await register(hookUrl("ok"));
     expect(await verified(other.secret, all[0]!)).toBe(false);
+  });
+
+  it("sends an entry's events with its holder and without its code; a reissue names the entry it replaces", async () => {
+    const hook = await register(hookUrl("ok"), [
+      "entry.checked_in",
+      "entry.check_in_undone",
+      "entry.cancelled",
+      "entry.reissued",
+    ]);
+    const ticket = await createTicket({ stock: 5 });
+    const { id } = (await buy({ user_id: 42, ticket_id: ticket.id, quantity: 3 })).body as { id: number };
+    const { entries } = (await (await api(`/purchases/${id}`, { headers: asAdmin })).json()) as {
+      entries: { id: number; code: string }[];
+    };
+    const [scanned, cancelled, reissued] = entries as [(typeof entries)[0], (typeof entries)[0], (typeof entries)[0]];
+    const gate = await asGate([ticket.game_id]);
+    expect((await postJson("/checkins", { code: scanned.code, nonce: `events-${id}` }, gate)).status).toBe(200);
+    expect((await api(`/checkins/${scanned.id}`, { method: "DELETE", headers: asAdmin })).status).toBe(200);
+    expect((await postJson(`/entries/${cancelled.id}/cancel`, {})).status).toBe(200);
+    const fresh = (await (await postJson(`/entries/${reissued.id}/reissue`, {})).json()) as { id: number };
+
+    const got = events(await receivedUntil(hook.url, (g) => g.length >= 4));
+    const byType = Object.fromEntries(got.map((e) => [e.type, e.data]));
+    expect(got).toHaveLength(4);
+    expect(byType).toMatchObject({
+      "entry.checked_in": { id: scanned.id, status: "checked_in" },
+      "entry.check_in_undone": { id: scanned.id, status: "valid" },
+      "entry.cancelled": { id: cancelled.id, status: "cancelled" },
+      "entry.reissued": { id: fresh.id, status: "valid", replaces: reissued.id },
+    });
+    for (const e of got) {
+      expect(e.data).toMatchObject({ user_id: 42, purchase_id: id, ticket_id: ticket.id, game_id: ticket.game_id });
+      expect(e.data).not.toHaveProperty("code"); // a code admits: it goes to its holder only
+    }
   });
 
   it("sends only the types an endpoint asked for", async () => {

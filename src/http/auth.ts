@@ -31,6 +31,16 @@ const unauthorized = (detail: string, tokenGiven: boolean) =>
   );
 
 export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
+/** A user's token cannot be checked while the identity provider is unreachable: any route with credentials. */
+export const keysUnavailable = () =>
+  new ApiError(
+    503,
+    "unavailable",
+    "The identity provider's keys cannot be fetched, so the token cannot be checked now; nothing was done. Retry shortly.",
+    {},
+    { "Retry-After": "5" },
+  );
+export const notYours = () => forbidden("You may only act for your own user id.");
 
 const warned = new Set<string>();
 /** A deployment missing its secrets refuses, and says why in the log once per isolate. */
@@ -104,13 +114,7 @@ async function jwks(url: string, kid: string | undefined): Promise<HonoJsonWebKe
     // Keys we have go on verifying; a key we lack (a rotation) cannot be told apart from a forged one now.
     if (cached && known && age < JWKS_STALE_MS) return cached.keys;
     console.error(JSON.stringify({ level: "error", message: "fetching the JWKS failed", error: String(err) }));
-    throw new ApiError(
-      503,
-      "unavailable",
-      "The identity provider's keys cannot be fetched, so the token cannot be checked now; nothing was done. Retry shortly.",
-      {},
-      { "Retry-After": "5" },
-    );
+    throw keysUnavailable();
   }
 }
 
@@ -200,5 +204,5 @@ export const auth =
 export function assertActsFor(principal: Principal, userId: number): void {
   if (principal.role === "admin") return;
   if (principal.role === "user" && principal.id === userId) return;
-  throw forbidden("You may only act for your own user id.");
+  throw notYours();
 }

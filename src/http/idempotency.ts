@@ -4,8 +4,19 @@ import { principalKey, sha256 } from "./auth";
 import type { AppEnv } from "./context";
 import { ApiError, invalid } from "./problem";
 
-export const keyReused = () =>
-  new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used with a different request body.");
+/**
+ * The key was first used for a different request, whose result it keeps. Keys are scoped to the caller and,
+ * for orders, to the ticket; an order's key is bound to its body and to buy or hold.
+ */
+export const keyReused = (scope: "ticket creation" | "order") =>
+  new ApiError(
+    422,
+    "idempotency_key_reused",
+    scope === "order"
+      ? "This Idempotency-Key was already used for a different order of this ticket: another body, or a hold " +
+          "where this is a purchase (or the reverse). A new order needs a new key."
+      : "This Idempotency-Key was already used to create a ticket with a different body. A new ticket needs a new key.",
+  );
 
 /**
  * The request's Idempotency-Key (IETF httpapi draft: a structured-field

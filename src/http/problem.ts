@@ -67,19 +67,18 @@ export const overloaded = (detail: string) => new ApiError(503, "overloaded", de
 export const outcomeUnknown = (detail: string) =>
   new ApiError(503, "outcome_unknown", detail, {}, { "Retry-After": "1" });
 
+/** The problem document of an error: the body `problem()` sends, and the OpenAPI document's examples. */
+export const problemBody = (err: ApiError) => ({
+  type: `https://tickets.example/problems/${err.code.replaceAll("_", "-")}`,
+  title: titles[err.code],
+  status: err.status,
+  detail: err.detail,
+  code: err.code,
+  ...err.extra,
+});
+
 export function problem(c: Context, err: ApiError): Response {
-  return c.json(
-    {
-      type: `https://tickets.example/problems/${err.code.replaceAll("_", "-")}`,
-      title: titles[err.code],
-      status: err.status,
-      detail: err.detail,
-      code: err.code,
-      ...err.extra,
-    },
-    err.status,
-    { ...err.headers, "Content-Type": "application/problem+json" },
-  );
+  return c.json(problemBody(err), err.status, { ...err.headers, "Content-Type": "application/problem+json" });
 }
 
 /** Maps anything thrown to a problem; unknown errors are logged, never echoed. */

@@ -1,11 +1,79 @@
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES } from "../db/schema";
 import { ENTRY_STATUSES, PURCHASE_STATUSES, REFUND_REASONS } from "../do/schema";
-import { EVENT_TYPES } from "../events/types";
+import { EVENT_TYPES, type EventType } from "../events/types";
 import { PROBLEM_CODES } from "./problem";
 
 // Request and response schemas: they validate requests and, through
 // @hono/zod-openapi, are the OpenAPI document.
+
+// The examples tell one story: user 42 buys two seats of ticket 1 (game 1),
+// and the codes are real, signed with .dev.vars.example's key.
+const CODES = [
+  "E1BWRldi0xgaCUpY0dAQHAyF1Uh8v8eHc31VKfO6JH0UUiFEmPUfw5UbsVKYmjyIp6Cnr_nguqpvLUqDxLJjJZ9ILFDw3-9L2UUFha4G8D",
+  "E1BWRldi0xgqCUpY0dAQFumiPtupndIQpMWgoVNet9o0u6epiDa2sXQai9f27HOi3VLsSThKXCzUaaJpwkT3CgeELM7zGQOMQ73IS2Cl8O",
+] as const;
+const BOUGHT_AT = "2026-11-29T19:40:01.000Z";
+const SCANNED_AT = "2026-12-05T19:12:44.000Z";
+export const ticketExample = {
+  id: 1,
+  game_id: 1,
+  name: "North Stand",
+  description: "Covered seats behind the north goal",
+  type: "socio",
+  price: 35.5,
+  currency: "EUR",
+  stock: 500,
+  sold: 120,
+  held: 6,
+  available: 374,
+  max_per_order: 10,
+  max_per_user: 4,
+  hold_seconds: 900,
+  active: true,
+  sales_start: "2026-11-20T10:00:00.000Z",
+  sales_end: "2026-12-05T18:00:00.000Z",
+  created_at: "2026-11-01T09:00:00.000Z",
+  updated_at: BOUGHT_AT,
+};
+export const purchaseExample = {
+  id: 1000000000,
+  user_id: 42,
+  ticket_id: 1,
+  game_id: 1,
+  quantity: 2,
+  unit_price: 35.5,
+  total_price: 71,
+  currency: "EUR",
+  status: "confirmed" as const,
+  expires_at: null,
+  confirmed_at: BOUGHT_AT,
+  cancelled_at: null,
+  created_at: BOUGHT_AT,
+};
+/** A hold, as `POST /tickets/hold` answers it. */
+export const heldExample = {
+  ...purchaseExample,
+  status: "held" as const,
+  expires_at: "2026-11-29T19:55:01.000Z",
+  confirmed_at: null,
+};
+const entryExample = {
+  id: 1000000000001,
+  purchase_id: 1000000000,
+  code: CODES[0],
+  status: "valid",
+  checked_in_at: null,
+};
+export const scannedEntryExample = {
+  id: 1000000000002,
+  purchase_id: 1000000000,
+  ticket_id: 1,
+  game_id: 1,
+  status: "checked_in" as const,
+  checked_in_at: SCANNED_AT,
+  checked_in_gate: "North 3",
+};
 
 // Control characters are refused in short labels; descriptions may hold
 // line breaks and tabs. Matching them is the point of these patterns.
@@ -132,7 +200,7 @@ export const ticketSchema = z
     created_at: timestamp,
     updated_at: timestamp,
   })
-  .openapi("Ticket");
+  .openapi("Ticket", { example: ticketExample });
 
 export const purchaseSchema = z
   .object({
@@ -153,7 +221,7 @@ export const purchaseSchema = z
     cancelled_at: timestamp.nullable(),
     created_at: timestamp,
   })
-  .openapi("Purchase");
+  .openapi("Purchase", { example: purchaseExample });
 
 export const userPurchasesQuery = z.object({
   status: z
@@ -179,7 +247,13 @@ export const checkoutSessionSchema = z
     session_id: z.string(),
     expires_at: timestamp.openapi({ description: "The session's end, and the hold's" }),
   })
-  .openapi("CheckoutSession");
+  .openapi("CheckoutSession", {
+    example: {
+      checkout_url: "https://checkout.stripe.com/c/pay/cs_test_a1Qx7rT2mZk9wLbE4c8VdHn3",
+      session_id: "cs_test_a1Qx7rT2mZk9wLbE4c8VdHn3",
+      expires_at: "2026-11-29T20:12:00.000Z",
+    },
+  });
 
 export const problemSchema = z
   .object({
@@ -204,19 +278,10 @@ export const problemSchema = z
     currency: currency.optional().openapi({ description: "not_chargeable: the purchase's currency" }),
     minimum: z.number().optional().openapi({ description: "not_chargeable: the least Stripe charges in it" }),
   })
-  .openapi("Problem", {
-    description: "RFC 9457 problem document",
-    example: {
-      type: "https://tickets.example/problems/sold-out",
-      title: "Sold out",
-      status: 409,
-      detail: "Only 1 left.",
-      code: "sold_out",
-      available: 1,
-    },
-  });
+  // No example here: each answer has its own, per code (problems() in openapi.ts).
+  .openapi("Problem", { description: "RFC 9457 problem document" });
 
-export const healthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
+export const healthSchema = z.object({ status: z.literal("ok") }).openapi("Health", { example: { status: "ok" } });
 
 // Path and query values arrive as text: accept plain decimal digits only, so
 // "1e3", "0x10", " 7" or "+7" are refused rather than coerced.
@@ -252,8 +317,10 @@ export const idempotencyHeader = z.object({
     .optional()
     .openapi({
       param: { name: "idempotency-key", in: "header" },
-      description: "Makes the request safe to retry: a repeat with the same key and body answers the first result.",
-      example: "5f0c8a52-order-1",
+      // No example: "Try it out" would send that one key with every request, and a second try would replay.
+      description:
+        "Makes the request safe to retry: a repeat with the same key and body answers the first result. A new " +
+        "one (e.g. a UUID) per order.",
     }),
 });
 
@@ -268,12 +335,11 @@ export const entrySchema = z
     code: z.string().nullable().openapi({
       description:
         "Show it at the gate (as a QR code): the entry, ticket, game and key id, signed with Ed25519. Null once cancelled or revoked.",
-      example: "E1BWRldi0xgZTUDAfoH...",
     }),
     status: z.enum(ENTRY_STATUSES),
     checked_in_at: timestamp.nullable(),
   })
-  .openapi("Entry");
+  .openapi("Entry", { example: entryExample });
 
 export const refundSchema = z
   .object({
@@ -290,7 +356,16 @@ export const refundSchema = z
     created_at: timestamp,
     refunded_at: timestamp.nullable(),
   })
-  .openapi("Refund");
+  .openapi("Refund", {
+    example: {
+      amount: 35.5,
+      currency: "EUR",
+      reason: "entry_cancelled",
+      status: "succeeded",
+      created_at: "2026-12-01T11:02:00.000Z",
+      refunded_at: "2026-12-01T11:02:03.000Z",
+    },
+  });
 
 export const purchaseWithEntriesSchema = purchaseSchema
   .extend({
@@ -301,7 +376,17 @@ export const purchaseWithEntriesSchema = purchaseSchema
     }),
     refunds: refundSchema.array().openapi({ description: "Money given back (or being given back) through Stripe" }),
   })
-  .openapi("PurchaseWithEntries");
+  .openapi("PurchaseWithEntries", {
+    example: {
+      ...purchaseExample,
+      entries: [
+        entryExample,
+        { id: 1000000000002, purchase_id: 1000000000, code: CODES[1], status: "checked_in", checked_in_at: SCANNED_AT },
+      ],
+      refunded_price: 0,
+      refunds: [],
+    },
+  });
 
 const nonce = z
   .string()
@@ -315,7 +400,7 @@ const gate = label(64).optional().openapi({ description: "Which gate scanned (el
 
 export const scanSchema = z
   .strictObject({ code, nonce, gate })
-  .openapi("Scan", { example: { code: "E1BWRldi0xgZTUDAfoH...", nonce: "3f1c7e0a-1", gate: "North 3" } });
+  .openapi("Scan", { example: { code: CODES[1], nonce: "north-3-000417", gate: "North 3" } });
 
 export const offlineScansSchema = z
   .strictObject({
@@ -331,7 +416,11 @@ export const offlineScansSchema = z
       .min(1)
       .max(500),
   })
-  .openapi("OfflineScans");
+  .openapi("OfflineScans", {
+    example: {
+      scans: [{ code: CODES[1], nonce: "north-3-000417", gate: "North 3", scanned_at: "2026-12-05T19:12:44Z" }],
+    },
+  });
 
 export const SCAN_REASONS = [
   "invalid",
@@ -342,6 +431,25 @@ export const SCAN_REASONS = [
   "already_checked_in",
   "nonce_reused",
 ] as const;
+
+/** An entry as a scan shows it: without its code (the scanner has it). */
+const scannedEntryFields = {
+  id,
+  purchase_id: id,
+  ticket_id: id,
+  game_id: id,
+  status: z.enum(ENTRY_STATUSES),
+  checked_in_at: timestamp.nullable(),
+  checked_in_gate: z.string().nullable(),
+};
+
+const scannedTicket = { id: 1, name: "North Stand", type: "socio" };
+const admitted = {
+  result: "admitted",
+  entry: scannedEntryExample,
+  ticket: scannedTicket,
+  checked_in_at: SCANNED_AT,
+} as const;
 
 export const scanAnswerSchema = z
   .object({
@@ -355,15 +463,8 @@ export const scanAnswerSchema = z
           "was cancelled or reissued after this scan let its holder in",
       }),
     entry: z
-      .object({
-        id,
-        purchase_id: id,
-        ticket_id: id,
-        game_id: id,
-        status: z.enum(ENTRY_STATUSES),
-        checked_in_at: timestamp.nullable(),
-        checked_in_gate: z.string().nullable(),
-      })
+      .object(scannedEntryFields)
+      .openapi("ScannedEntry", { example: scannedEntryExample })
       .nullable()
       .openapi({ description: "Null when the code is not one of ours (invalid) or not for this gate (wrong_game)" }),
     ticket: z.object({ id, name: z.string(), type: z.string() }).nullable().openapi({
@@ -383,11 +484,30 @@ export const scanAnswerSchema = z
           "admitted its holder (`reason` says which)",
       }),
   })
-  .openapi("ScanAnswer");
+  .openapi("ScanAnswer", { example: admitted });
+
+const offlineAdmitted = { nonce: "north-3-000417", ...admitted };
 
 export const offlineAnswersSchema = z
-  .object({ answers: scanAnswerSchema.extend({ nonce: z.string() }).array() })
-  .openapi("OfflineScanAnswers");
+  .object({ answers: scanAnswerSchema.extend({ nonce: z.string() }).openapi({ example: offlineAdmitted }).array() })
+  .openapi("OfflineScanAnswers", {
+    example: {
+      answers: [
+        offlineAdmitted,
+        {
+          nonce: "south-1-000093",
+          result: "rejected",
+          reason: "already_checked_in",
+          entry: scannedEntryExample,
+          ticket: scannedTicket,
+          checked_in_at: SCANNED_AT,
+          first_checked_in_at: SCANNED_AT,
+          first_gate: "North 3",
+          conflict: true,
+        },
+      ],
+    },
+  });
 
 export const gateKeysSchema = z
   .object({
@@ -395,7 +515,9 @@ export const gateKeysSchema = z
       .array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), kid: z.string(), x: z.string() }))
       .openapi({ description: "Public keys by id (JWK): a code names the key that signed it" }),
   })
-  .openapi("GateKeys");
+  .openapi("GateKeys", {
+    example: { keys: [{ kty: "OKP", crv: "Ed25519", kid: "dev-1", x: "I_hutCmOydLLgD2pFD9m3qKst9-lPzzEnbe3HqYVPjo" }] },
+  });
 
 export const gateSyncQuery = z.object({
   since: digits(0, Number.MAX_SAFE_INTEGER)
@@ -419,7 +541,22 @@ export const gateSyncSchema = z
     cursor: z.string().openapi({ description: "Send it as `since` next time" }),
     more: z.boolean().openapi({ description: "More changes wait: ask again at once" }),
   })
-  .openapi("GateSync");
+  .openapi("GateSync", {
+    example: {
+      changes: [
+        {
+          entry_id: 1000000000002,
+          ticket_id: 1,
+          status: "checked_in",
+          checked_in_at: SCANNED_AT,
+          checked_in_gate: "North 3",
+          version: 2,
+        },
+      ],
+      cursor: "5230",
+      more: false,
+    },
+  });
 
 // Webhooks.
 
@@ -468,6 +605,16 @@ export const webhookPatchSchema = z
     example: { enabled: true },
   });
 
+const webhookExample = {
+  id: 1,
+  url: "https://crm.club.example/hooks/tickets",
+  event_types: ["purchase.confirmed", "purchase.refunded"],
+  enabled: true,
+  disabled_reason: null,
+  created_at: "2026-11-02T08:15:00.000Z",
+  updated_at: "2026-11-02T08:15:00.000Z",
+};
+
 export const webhookSchema = z
   .object({
     id,
@@ -478,16 +625,17 @@ export const webhookSchema = z
     created_at: timestamp,
     updated_at: timestamp,
   })
-  .openapi("Webhook");
+  .openapi("Webhook", { example: webhookExample });
 
 export const webhookCreatedSchema = webhookSchema
   .extend({
     secret: z.string().openapi({
       description: "Signs every delivery (Standard Webhooks). Shown only in this answer: keep it.",
-      example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     }),
   })
-  .openapi("WebhookCreated");
+  .openapi("WebhookCreated", {
+    example: { ...webhookExample, secret: "whsec_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5MTI=" },
+  });
 
 export const deliverySchema = z
   .object({
@@ -507,11 +655,126 @@ export const deliverySchema = z
     created_at: timestamp,
     updated_at: timestamp,
   })
-  .openapi("WebhookDelivery");
+  .openapi("WebhookDelivery", {
+    example: {
+      id: "dlv_3b1f0c9e2a7d4c5e8f6a1b2c3d4e5f60",
+      event_id: "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+      event_type: "purchase.confirmed",
+      status: "retrying",
+      attempts: 2,
+      response_code: 503,
+      duration_ms: 412,
+      error: "HTTP 503: upstream busy",
+      next_retry_at: "2026-11-29T19:43:05.000Z",
+      created_at: "2026-11-29T19:40:02.000Z",
+      updated_at: "2026-11-29T19:41:05.000Z",
+    },
+  });
 
 export const deliveriesQuery = z.object({
   limit: digits(1, 100)
     .optional()
     .transform((v) => v ?? 50)
     .openapi({ param: { name: "limit", in: "query" }, type: "integer", example: 50 }),
+});
+
+// Events, as webhook endpoints receive them: the ticket, purchase or entry as of the change.
+
+const entryEventExample = { ...scannedEntryExample, user_id: 42 };
+
+/** An entry in an event: with its holder, and never its code (a code admits). */
+export const entryEventSchema = z
+  .strictObject({ ...scannedEntryFields, user_id: id })
+  .openapi("EntryEventData", { example: entryEventExample });
+
+// Each its own strict object, not an extension: allOf of two closed objects would admit nothing.
+export const checkedInEntryEventSchema = z
+  .strictObject({
+    ...scannedEntryFields,
+    user_id: id,
+    conflict: z.literal(true).optional().openapi({
+      description: "An offline admission made before the entry was cancelled or reissued: recorded all the same",
+    }),
+    admitted_with: id.optional().openapi({
+      description: "This entry replaced a revoked one whose code an offline gate admitted: its holder is in",
+    }),
+  })
+  .openapi("CheckedInEntryEventData", { example: entryEventExample });
+
+const reissuedExample = {
+  ...entryEventExample,
+  id: 1000000000003,
+  status: "valid" as const,
+  checked_in_at: null,
+  checked_in_gate: null,
+  replaces: 1000000000002,
+};
+export const reissuedEntryEventSchema = z
+  .strictObject({
+    ...scannedEntryFields,
+    user_id: id,
+    replaces: id.openapi({ description: "The entry whose code this one replaces (now revoked)" }),
+  })
+  .openapi("ReissuedEntryEventData", { example: reissuedExample });
+
+/** The body of one event type: `data` is the object as of the change. */
+const eventSchema = <T extends z.ZodType>(type: EventType, data: T, example: z.input<T>) =>
+  z
+    .object({
+      id: z
+        .string()
+        .regex(/^evt_[0-9a-f]{32}$/)
+        .openapi({ description: "Also sent as webhook-id: de-duplicate by it (delivery is at least once)" }),
+      type: z.literal(type),
+      created_at: timestamp.openapi({ description: "When the change was made: order by it where order matters" }),
+      data,
+    })
+    .openapi(`${type.replace(/(^|[._])(\w)/g, (_, __, c: string) => c.toUpperCase())}Event`, {
+      example: { id: "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b", type, created_at: BOUGHT_AT, data: example },
+    });
+
+const valid = { ...entryEventExample, status: "valid" as const, checked_in_at: null, checked_in_gate: null };
+
+export const eventSchemas: Record<EventType, z.ZodType> = {
+  "ticket.created": eventSchema("ticket.created", ticketSchema, { ...ticketExample, sold: 0, held: 0, available: 500 }),
+  "ticket.updated": eventSchema("ticket.updated", ticketSchema, ticketExample),
+  "ticket.sold_out": eventSchema("ticket.sold_out", ticketSchema, { ...ticketExample, sold: 494, available: 0 }),
+  "purchase.held": eventSchema("purchase.held", purchaseSchema, heldExample),
+  "purchase.updated": eventSchema("purchase.updated", purchaseSchema, {
+    ...heldExample,
+    expires_at: "2026-11-29T20:12:00.000Z",
+  }),
+  "purchase.confirmed": eventSchema("purchase.confirmed", purchaseSchema, purchaseExample),
+  "purchase.cancelled": eventSchema("purchase.cancelled", purchaseSchema, {
+    ...heldExample,
+    status: "cancelled",
+    cancelled_at: "2026-11-29T19:47:30.000Z",
+  }),
+  "purchase.expired": eventSchema("purchase.expired", purchaseSchema, { ...heldExample, status: "expired" }),
+  "purchase.refunded": eventSchema("purchase.refunded", purchaseSchema, { ...heldExample, status: "refunded" }),
+  "entry.checked_in": eventSchema("entry.checked_in", checkedInEntryEventSchema, entryEventExample),
+  "entry.check_in_undone": eventSchema("entry.check_in_undone", entryEventSchema, valid),
+  "entry.cancelled": eventSchema("entry.cancelled", entryEventSchema, {
+    ...valid,
+    status: "cancelled",
+  }),
+  "entry.reissued": eventSchema("entry.reissued", reissuedEntryEventSchema, reissuedExample),
+};
+
+export const webhookHeaders = z.object({
+  "webhook-id": z
+    .string()
+    .openapi({ param: { name: "webhook-id", in: "header" }, description: "The event's id: the same on every attempt" }),
+  "webhook-timestamp": z.string().openapi({
+    param: { name: "webhook-timestamp", in: "header" },
+    description: "Unix seconds when this attempt was signed: refuse one more than 5 minutes off",
+    example: "1795981201", // 2026-11-29T19:40:01Z
+  }),
+  "webhook-signature": z.string().openapi({
+    param: { name: "webhook-signature", in: "header" },
+    description:
+      'Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with ' +
+      "the base64 part of the endpoint's secret after `whsec_`; compare in constant time",
+    example: "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+  }),
 });

@@ -32,9 +32,13 @@ export async function onTicket<T>(
     if ((err as { overloaded?: boolean }).overloaded) {
       throw overloaded("The ticket is too busy to take this now; nothing was done. Retry shortly.");
     }
-    throw outcomeUnknown(`The ticket did not answer; this may or may not have been done. ${retry}`);
+    throw noAnswer(retry);
   }
 }
+
+/** The ticket's object did not answer: `retry` says how to find out, or make sure. */
+export const noAnswer = (retry: string) =>
+  outcomeUnknown(`The ticket did not answer; this may or may not have been done. ${retry}`);
 
 export function rejectionError(r: Rejection): ApiError {
   switch (r.code) {
@@ -118,7 +122,7 @@ export function rejectionError(r: Rejection): ApiError {
         { "Retry-After": "1" },
       );
     case "key_reused":
-      return keyReused();
+      return keyReused("order");
     case "unavailable":
       return unavailable(`Nothing was done: ${r.reason}. Retry shortly.`);
     case "outcome_unknown":

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, type FieldError, invalid } from "./problem";
 
-const MAX_BODY_BYTES = 16 * 1024;
+export const MAX_BODY_BYTES = 16 * 1024;
 
 export type Issue = { path: PropertyKey[]; message: string; keys?: string[] };
 
@@ -37,11 +37,14 @@ function reshapedNumbers(text: string): FieldError[] {
   return found;
 }
 
+export const tooLarge = (maxSize: number) =>
+  new ApiError(413, "payload_too_large", `The body must be at most ${maxSize} bytes.`);
+
 const limitBody = (maxSize: number) =>
   bodyLimit({
     maxSize,
     onError: () => {
-      throw new ApiError(413, "payload_too_large", `The body must be at most ${maxSize} bytes.`);
+      throw tooLarge(maxSize);
     },
   });
 

@@ -6,7 +6,7 @@ import { entryKeys } from "../../gate/keys";
 import { toEntry, toScannedEntry } from "../../present";
 import { auth } from "../auth";
 import type { AppEnv } from "../context";
-import { bearer, json, openApiRouter, problems } from "../openapi";
+import { bearer, json, NO_ENTRY, objectCall, openApiRouter, problems } from "../openapi";
 import { ApiError, invalid, outcomeUnknown } from "../problem";
 import { ticketOfEntry } from "../read-model";
 import {
@@ -18,7 +18,7 @@ import {
   scanSchema,
 } from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
-import { jsonBody, jsonBodyOf } from "../validate";
+import { jsonBody, jsonBodyOf, tooLarge } from "../validate";
 
 // Check-in at the gate. A code's signature and game are checked here; then
 // the scan goes to the object of the entry's ticket, the one writer of entry
@@ -26,10 +26,15 @@ import { jsonBody, jsonBodyOf } from "../validate";
 // scanner never retries a refusal; the same nonce gets the identical answer.
 
 const SCAN_RETRY = "Retry the scan with the same nonce: it answers what was decided.";
+const SOME_RECORDED =
+  "Some scans of this batch were recorded and others may not have been. Upload the batch again with the " +
+  "same nonces: recorded scans answer as before.";
+const UNDO_RETRY = "Undoing again is safe.";
 /** An offline scan may not claim a time ahead of ours by more than this (scanner clocks drift). */
 const CLOCK_SKEW_MS = 5 * 60_000;
 
 const checkIn = createRoute({
+  operationId: "checkIn",
   method: "post",
   path: "/",
   summary: "Scan an entry code at the gate",
@@ -45,11 +50,14 @@ const checkIn = createRoute({
   request: { body: { ...json(scanSchema, "The scan"), required: true } },
   responses: {
     200: json(scanAnswerSchema, "Decided: admitted, or rejected with a reason"),
-    ...problems([400, 401, 403, 413, 415, 503], { 503: "`outcome_unknown`: " + SCAN_RETRY }),
+    ...problems([400, 401, 403, 413, 415, 503], { 503: objectCall(SCAN_RETRY) }),
   },
 });
 
+const BATCH_BYTES = 256 * 1024; // 500 scans of about 200 bytes each
+
 const checkInOffline = createRoute({
+  operationId: "uploadOfflineScans",
   method: "post",
   path: "/batch",
   summary: "Upload scans a gate made offline (up to 500)",
@@ -61,20 +69,24 @@ const checkInOffline = createRoute({
     "double entry is bounded by how often scanners sync (gate-sync).",
   tags: ["gate"],
   security: bearer,
-  // 500 scans of about 200 bytes each.
-  middleware: [auth("gate"), jsonBodyOf(256 * 1024)] as const,
+  middleware: [auth("gate"), jsonBodyOf(BATCH_BYTES)] as const,
   request: { body: { ...json(offlineScansSchema, "The scans"), required: true } },
   responses: {
     200: json(offlineAnswersSchema, "One answer per scan, in order"),
     ...problems([400, 401, 403, 413, 415, 503], {
-      503:
-        "`unavailable` or `overloaded`: no scan was recorded. `outcome_unknown`: some may have been; upload the " +
-        "batch again with the same nonces (recorded scans answer as before)",
+      413: { examples: [tooLarge(BATCH_BYTES)] },
+      503: {
+        description:
+          "`unavailable` or `overloaded`: no scan was recorded. `outcome_unknown`: some may have been; upload the " +
+          "batch again with the same nonces (recorded scans answer as before)",
+        examples: [...objectCall(SCAN_RETRY).examples.slice(0, 2), outcomeUnknown(SOME_RECORDED)],
+      },
     }),
   },
 });
 
 const undo = createRoute({
+  operationId: "undoCheckIn",
   method: "delete",
   path: "/{entry_id}",
   summary: "Undo a check-in (a mistaken scan)",
@@ -84,7 +96,14 @@ const undo = createRoute({
   request: { params: entryIdParam },
   responses: {
     200: json(entrySchema, "The entry, valid again"),
-    ...problems([400, 401, 403, 404, 409, 503], { 409: "`invalid_state`: the entry is not checked in" }),
+    ...problems([400, 401, 403, 404, 409, 503], {
+      404: { examples: [NO_ENTRY] },
+      409: {
+        description: "`invalid_state`: the entry is not checked in",
+        examples: [rejectionError({ ok: false, code: "invalid_entry_state", status: "valid" })],
+      },
+      503: objectCall(UNDO_RETRY),
+    }),
   },
 });
 
@@ -186,10 +205,7 @@ export const checkinsRouter = openApiRouter()
       const nothingDone =
         failed.length === groups.length && failed.every((e) => e instanceof ApiError && e.code !== "outcome_unknown");
       if (nothingDone) throw failed[0];
-      throw outcomeUnknown(
-        "Some scans of this batch were recorded and others may not have been. Upload the batch again with the " +
-          "same nonces: recorded scans answer as before.",
-      );
+      throw outcomeUnknown(SOME_RECORDED);
     }
     return c.json(
       {
@@ -205,12 +221,7 @@ export const checkinsRouter = openApiRouter()
   .openapi(undo, async (c) => {
     const { entry_id } = c.req.valid("param");
     const ticketId = await ticketOfEntry(c, entry_id);
-    const outcome = await onTicket<EntryOutcome>(
-      c,
-      ticketId,
-      (t) => t.undoCheckIn(ticketId, entry_id),
-      "Undoing again is safe.",
-    );
+    const outcome = await onTicket<EntryOutcome>(c, ticketId, (t) => t.undoCheckIn(ticketId, entry_id), UNDO_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json(await toEntry(c.env, outcome.entry, outcome), 200);
   });

@@ -3,8 +3,8 @@ import { purchaseOfEntry } from "../../do/entries";
 import type { EntriesOutcome, EntryOutcome } from "../../do/ticket-seller";
 import { qrSvg } from "../../gate/qr";
 import { toEntry } from "../../present";
-import { assertActsFor, auth } from "../auth";
-import { bearer, json, openApiRouter, problems } from "../openapi";
+import { assertActsFor, auth, notYours } from "../auth";
+import { bearer, ENTRY_STATE, json, NO_ENTRY, objectCall, openApiRouter, problems } from "../openapi";
 import { ApiError, notFound, unavailable } from "../problem";
 import { ticketOfEntry } from "../read-model";
 import { entryIdParam, entrySchema } from "../schemas";
@@ -13,7 +13,15 @@ import { actorOf } from "./purchases";
 
 // One entry of a purchase: its code as a QR image, cancel it (one unit back) or reissue its code.
 
+const READ_RETRY = "Reading is safe to retry.";
+const CANCEL_RETRY = "Cancelling again answers the cancelled entry.";
+const noCode = (status: "cancelled" | "revoked") =>
+  new ApiError(409, "invalid_state", `An entry that is ${status} has no code.`, { entry_status: status });
+const noSigningKey = () => unavailable("Entry codes cannot be signed: ENTRY_SIGNING_KEY is not set.");
+const REISSUE_RETRY = "If the old code is now revoked, its new entry is on the purchase (GET /purchases/{id}).";
+
 const qr = createRoute({
+  operationId: "getEntryQrCode",
   method: "get",
   path: "/{entry_id}/qr.svg",
   summary: "An entry's code as a QR image (SVG), to show at the gate",
@@ -27,13 +35,22 @@ const qr = createRoute({
   responses: {
     200: { content: { "image/svg+xml": { schema: z.string() } }, description: "The QR code, black on white" },
     ...problems([400, 401, 403, 404, 409, 503], {
-      409: "`invalid_state` (with `entry_status`): a cancelled or revoked entry has no code",
-      503: "`unavailable`: the ticket's object or the read model did not answer, or no key signs codes",
+      403: { examples: [notYours()] },
+      404: { examples: [NO_ENTRY] },
+      409: {
+        description: "`invalid_state` (with `entry_status`): a cancelled or revoked entry has no code",
+        examples: [noCode("revoked")],
+      },
+      503: {
+        description: "`unavailable`: the ticket's object or the read model did not answer, or no key signs codes",
+        examples: [noSigningKey(), ...objectCall(READ_RETRY).examples.slice(1)],
+      },
     }),
   },
 });
 
 const cancel = createRoute({
+  operationId: "cancelEntry",
   method: "post",
   path: "/{entry_id}/cancel",
   summary: "Cancel one entry before its check-in: one unit goes back to the ticket",
@@ -50,11 +67,20 @@ const cancel = createRoute({
   request: { params: entryIdParam },
   responses: {
     200: json(entrySchema, "The entry, cancelled"),
-    ...problems([400, 401, 403, 404, 409, 503], { 409: "`checked_in`, or `invalid_state` (with `entry_status`)" }),
+    ...problems([400, 401, 403, 404, 409, 503], {
+      403: { examples: [notYours()] },
+      404: { examples: [NO_ENTRY] },
+      409: {
+        description: "`checked_in`, or `invalid_state` (with `entry_status`)",
+        examples: ["checked_in", ENTRY_STATE],
+      },
+      503: objectCall(CANCEL_RETRY),
+    }),
   },
 });
 
 const reissue = createRoute({
+  operationId: "reissueEntry",
   method: "post",
   path: "/{entry_id}/reissue",
   summary: "A new code for an entry (a transfer, a lost phone)",
@@ -70,7 +96,13 @@ const reissue = createRoute({
   responses: {
     200: json(entrySchema, "The new entry, with its code"),
     ...problems([400, 401, 403, 404, 409, 503], {
-      409: "`checked_in`, `invalid_state` (with `entry_status`), or `reissue_limit`",
+      403: { examples: [notYours()] },
+      404: { examples: [NO_ENTRY] },
+      409: {
+        description: "`checked_in`, `invalid_state` (with `entry_status`), or `reissue_limit`",
+        examples: ["checked_in", ENTRY_STATE, "reissue_limit"],
+      },
+      503: objectCall(REISSUE_RETRY),
     }),
   },
 });
@@ -83,7 +115,7 @@ export const entriesRouter = openApiRouter()
       c,
       ticketId,
       (t) => t.purchase(ticketId, purchaseOfEntry(entry_id)),
-      "Reading is safe to retry.",
+      READ_RETRY,
     );
     if (!outcome.ok && outcome.code !== "purchase_not_found") throw rejectionError(outcome);
     const entry = outcome.ok ? outcome.entries.find((e) => e.id === entry_id) : undefined;
@@ -91,11 +123,9 @@ export const entriesRouter = openApiRouter()
     assertActsFor(c.get("principal"), outcome.purchase.user_id);
     const { code } = await toEntry(c.env, entry, outcome.purchase);
     if (!code && (entry.status === "cancelled" || entry.status === "revoked")) {
-      throw new ApiError(409, "invalid_state", `An entry that is ${entry.status} has no code.`, {
-        entry_status: entry.status,
-      });
+      throw noCode(entry.status);
     }
-    if (!code) throw unavailable("Entry codes cannot be signed: ENTRY_SIGNING_KEY is not set.");
+    if (!code) throw noSigningKey();
     return c.body(qrSvg(code), 200, { "Content-Type": "image/svg+xml", "Cache-Control": "private, no-store" });
   })
   .openapi(cancel, async (c) => {
@@ -106,7 +136,7 @@ export const entriesRouter = openApiRouter()
       c,
       ticketId,
       (t) => t.cancelEntry(ticketId, entry_id, actor),
-      "Cancelling again answers the cancelled entry.",
+      CANCEL_RETRY,
     );
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json(await toEntry(c.env, outcome.entry, outcome), 200);
@@ -119,7 +149,7 @@ export const entriesRouter = openApiRouter()
       c,
       ticketId,
       (t) => t.reissueEntry(ticketId, entry_id, actor),
-      "If the old code is now revoked, its new entry is on the purchase (GET /purchases/{id}).",
+      REISSUE_RETRY,
     );
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json(await toEntry(c.env, outcome.entry, outcome), 200);

@@ -12,8 +12,10 @@ import { gameIdParam, gateKeysSchema, gateSyncQuery, gateSyncSchema } from "../s
 // offline, and the feed of entries checked in, cancelled or revoked.
 
 const SYNC_PAGE = 1_000;
+const notThisGame = () => forbidden("This gate token does not scan this game.");
 
 const gateKeys = createRoute({
+  operationId: "getGateKeys",
   method: "get",
   path: "/{game_id}/gate-keys",
   summary: "The public keys that verify entry codes, by id",
@@ -21,12 +23,14 @@ const gateKeys = createRoute({
     "Public: they are public keys. A scanner keeps them and checks codes offline (Ed25519 over the code's payload). " +
     "An old key is listed, and verifies its codes, until it is removed.",
   tags: ["gate"],
+  security: [],
   middleware: [cacheFor(300)] as const,
   request: { params: gameIdParam },
   responses: { 200: json(gateKeysSchema, "The keys"), ...problems([400]) },
 });
 
 const gateSync = createRoute({
+  operationId: "getGateSync",
   method: "get",
   path: "/{game_id}/gate-sync",
   summary: "Entries of the game checked in, cancelled or revoked since a cursor",
@@ -40,7 +44,9 @@ const gateSync = createRoute({
   request: { params: gameIdParam, query: gateSyncQuery },
   responses: {
     200: json(gateSyncSchema, "The changes, oldest first, and the next cursor"),
-    ...problems([400, 401, 403, 503], { 403: "This gate token does not scan this game" }),
+    ...problems([400, 401, 403, 503], {
+      403: { description: "This gate token does not scan this game", examples: [notThisGame()] },
+    }),
   },
 });
 
@@ -51,7 +57,7 @@ export const gamesRouter = openApiRouter()
     const { since } = c.req.valid("query");
     const principal = c.get("principal");
     if (principal.role === "gate" && !principal.games.includes(game_id)) {
-      throw forbidden("This gate token does not scan this game.");
+      throw notThisGame();
     }
     const rows = await read(c, (db) =>
       db

@@ -2,10 +2,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { PaymentOutcome } from "../../do/ticket-seller";
 import { paymentEvent, verifyStripeSignature } from "../../payments/stripe";
-import { json, openApiRouter, problems } from "../openapi";
+import { json, objectCall, openApiRouter, problems } from "../openapi";
 import { ApiError, invalid } from "../problem";
 import { ticketHolding } from "../read-model";
 import { onTicket, rejectionError } from "../ticket-object";
+import { tooLarge } from "../validate";
 
 // Stripe's webhook: the signature is checked before anything else; then the
 // event goes to the object of its purchase's ticket, which acts on each event
@@ -14,8 +15,11 @@ import { onTicket, rejectionError } from "../ticket-object";
 // (the object unreachable, a refund that failed) answers 503.
 
 const MAX_EVENT_BYTES = 256 * 1024;
+const notConfigured = () => new ApiError(501, "payments_not_configured", "Payments are not configured.");
+const STRIPE_RETRY = "Stripe retries the event; it is acted on once.";
 
 const webhook = createRoute({
+  operationId: "receiveStripeEvent",
   method: "post",
   path: "/stripe/webhook",
   summary: "Stripe's webhook (Checkout Session events)",
@@ -27,11 +31,13 @@ const webhook = createRoute({
     "first and made by the ticket's object, retried until Stripe has made it. `checkout.session.expired` cancels " +
     "the hold of that session. Each event id is acted on once.",
   tags: ["payments"],
+  // Not a bearer token: Stripe signs each event (Stripe-Signature), checked in the handler.
+  security: [],
   middleware: [
     bodyLimit({
       maxSize: MAX_EVENT_BYTES,
       onError: () => {
-        throw new ApiError(413, "payload_too_large", `The body must be at most ${MAX_EVENT_BYTES} bytes.`);
+        throw tooLarge(MAX_EVENT_BYTES);
       },
     }),
   ] as const,
@@ -47,13 +53,22 @@ const webhook = createRoute({
     200: json(
       z
         .object({ received: z.literal(true), result: z.enum(["confirmed", "cancelled", "refunded", "ignored"]) })
-        .openapi("WebhookReceipt"),
+        .openapi("WebhookReceipt", { example: { received: true, result: "confirmed" } }),
       "Handled (`refunded`: the refund is decided and recorded), or deliberately ignored (a repeat, another session, an event type not acted on)",
     ),
     ...problems([400, 413, 501, 503], {
-      400: "`invalid_signature`: missing, wrong or stale signature; nothing was done",
-      501: "`payments_not_configured`: no Stripe keys are set",
-      503: "Not handled yet (`outcome_unknown` or `unavailable`); Stripe retries, and the event is acted on once",
+      400: {
+        description:
+          "`invalid_signature`: missing, wrong or stale signature; nothing was done. `validation_error`: the signed " +
+          "body is not JSON",
+        examples: ["invalid_signature", invalid([{ field: "body", message: "malformed JSON" }])],
+      },
+      413: { examples: [tooLarge(MAX_EVENT_BYTES)] },
+      501: { description: "`payments_not_configured`: no Stripe keys are set", examples: [notConfigured()] },
+      503: {
+        ...objectCall(STRIPE_RETRY),
+        description: "Not handled yet; Stripe retries, and the event is acted on once",
+      },
     }),
   },
 });
@@ -61,7 +76,7 @@ const webhook = createRoute({
 export const paymentsRouter = openApiRouter().openapi(webhook, async (c) => {
   const secret = c.env.STRIPE_WEBHOOK_SECRET;
   if (!secret || !c.env.STRIPE_SECRET_KEY) {
-    throw new ApiError(501, "payments_not_configured", "Payments are not configured.");
+    throw notConfigured();
   }
   const payload = await c.req.text();
   if (!(await verifyStripeSignature(secret, c.req.header("Stripe-Signature"), payload))) {
@@ -78,12 +93,7 @@ export const paymentsRouter = openApiRouter().openapi(webhook, async (c) => {
   const ticketId = event && (event.ticketId ?? (await ticketHolding(c, event.purchaseId)));
   if (!event || !ticketId) return c.json({ received: true as const, result: "ignored" as const }, 200);
   c.set("ticketId", ticketId);
-  const outcome = await onTicket<PaymentOutcome>(
-    c,
-    ticketId,
-    (t) => t.paymentEvent(ticketId, event),
-    "Stripe retries the event; it is acted on once.",
-  );
+  const outcome = await onTicket<PaymentOutcome>(c, ticketId, (t) => t.paymentEvent(ticketId, event), STRIPE_RETRY);
   if (!outcome.ok && outcome.code !== "not_found") throw rejectionError(outcome);
   return c.json({ received: true as const, result: outcome.ok ? outcome.result : ("ignored" as const) }, 200);
 });

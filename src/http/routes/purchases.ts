@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Actor, CheckoutOutcome, EntriesOutcome, PurchaseOutcome } from "../../do/ticket-seller";
 import { toEntry, toPurchase, toPurchaseDetail } from "../../present";
-import { assertActsFor, auth, forbidden, type Principal } from "../auth";
-import { bearer, json, openApiRouter, problems } from "../openapi";
-import { ApiError, invalid } from "../problem";
+import { assertActsFor, auth, forbidden, notYours, type Principal } from "../auth";
+import { bearer, json, objectCall, openApiRouter, problems } from "../openapi";
+import { ApiError, invalid, notFound } from "../problem";
 import { ticketOfPurchase } from "../read-model";
 import {
   checkoutSchema,
@@ -19,8 +19,12 @@ import { jsonBody } from "../validate";
 // Each goes to the object of the purchase's ticket, which holds it exactly.
 
 const SAFE_TO_RETRY = "Retrying is safe: the purchase ends up in the state asked for once.";
+const READ_RETRY = "Reading is safe to retry.";
+const CHECKOUT_RETRY = "Retrying is safe: it returns the same session if one was made.";
+const NO_PURCHASE = notFound("No purchase has this id.");
 
 const getPurchase = createRoute({
+  operationId: "getPurchase",
   method: "get",
   path: "/{purchase_id}",
   summary: "One purchase, as its ticket's object holds it now",
@@ -30,11 +34,16 @@ const getPurchase = createRoute({
   request: { params: purchaseIdParam },
   responses: {
     200: json(purchaseWithEntriesSchema, "The purchase, with its entries and their codes once confirmed"),
-    ...problems([400, 401, 403, 404, 503]),
+    ...problems([400, 401, 403, 404, 503], {
+      403: { examples: [notYours()] },
+      404: { examples: [NO_PURCHASE] },
+      503: objectCall(READ_RETRY),
+    }),
   },
 });
 
 const confirm = createRoute({
+  operationId: "confirmPurchase",
   method: "post",
   path: "/{purchase_id}/confirm",
   summary: "Confirm a hold (the payment service, the box office)",
@@ -48,14 +57,21 @@ const confirm = createRoute({
   responses: {
     200: json(purchaseSchema, "The purchase, confirmed"),
     ...problems([400, 401, 403, 404, 409, 503], {
-      409:
-        "`hold_expired` (with `available`), `invalid_state` (with `purchase_status`), or `payment_refunded` (a " +
-        "payment for the ended hold is given back, so it is not confirmed)",
+      404: { examples: [NO_PURCHASE] },
+      409: {
+        description:
+          "`hold_expired` (with `available`), `user_limit` (an ended hold's units would take its buyer past " +
+          "`max_per_user`), `invalid_state` (with `purchase_status`), or `payment_refunded` (a payment for the " +
+          "ended hold is given back, so it is not confirmed)",
+        examples: ["hold_expired", "user_limit", "invalid_state", "payment_refunded"],
+      },
+      503: objectCall(SAFE_TO_RETRY),
     }),
   },
 });
 
 const cancel = createRoute({
+  operationId: "cancelPurchase",
   method: "post",
   path: "/{purchase_id}/cancel",
   summary: "Cancel a purchase: its units go back to the ticket",
@@ -71,11 +87,19 @@ const cancel = createRoute({
   request: { params: purchaseIdParam },
   responses: {
     200: json(purchaseSchema, "The purchase, cancelled"),
-    ...problems([400, 401, 403, 404, 409, 503], { 409: "`invalid_state` (with `purchase_status`), or `checked_in`" }),
+    ...problems([400, 401, 403, 404, 409, 503], {
+      404: { examples: [NO_PURCHASE] },
+      409: {
+        description: "`invalid_state` (with `purchase_status`), or `checked_in`: someone entered on it",
+        examples: ["invalid_state", "checked_in"],
+      },
+      503: objectCall(SAFE_TO_RETRY),
+    }),
   },
 });
 
 const checkout = createRoute({
+  operationId: "createCheckoutSession",
   method: "post",
   path: "/{purchase_id}/checkout",
   summary: "Pay for a hold with Stripe Checkout",
@@ -94,11 +118,19 @@ const checkout = createRoute({
   responses: {
     200: json(checkoutSessionSchema, "The session: send the buyer to `checkout_url`"),
     ...problems([400, 401, 403, 404, 409, 413, 415, 501, 502, 503], {
-      409:
-        "`invalid_state`: only a held purchase can be paid for; `not_chargeable` (with `currency`, `minimum`): under " +
-        "Stripe's minimum charge, or cents in a currency Stripe charges in whole units (confirm it at the box office)",
-      501: "`payments_not_configured`: no Stripe keys are set; holds are confirmed by the admin",
-      502: "`payment_provider_error`: Stripe failed; retry (the same session is returned if one was made)",
+      404: { examples: [NO_PURCHASE] },
+      409: {
+        description:
+          "`invalid_state`: only a held purchase can be paid for; `not_chargeable` (with `currency`, `minimum`): " +
+          "under Stripe's minimum charge, or cents in a currency Stripe charges in whole units (confirm it at the " +
+          "box office)",
+        examples: [rejectionError({ ok: false, code: "invalid_state", status: "confirmed" }), "not_chargeable"],
+      },
+      501: { description: "`payments_not_configured`: no Stripe keys are set; holds are confirmed by the admin" },
+      502: {
+        description: "`payment_provider_error`: Stripe failed; retry (the same session is returned if one was made)",
+      },
+      503: objectCall(CHECKOUT_RETRY),
     }),
   },
 });
@@ -124,12 +156,7 @@ export const purchasesRouter = openApiRouter()
   .openapi(getPurchase, async (c) => {
     const { purchase_id } = c.req.valid("param");
     const ticketId = await ticketOfPurchase(c, purchase_id);
-    const outcome = await onTicket<EntriesOutcome>(
-      c,
-      ticketId,
-      (t) => t.purchase(ticketId, purchase_id),
-      "Reading is safe to retry.",
-    );
+    const outcome = await onTicket<EntriesOutcome>(c, ticketId, (t) => t.purchase(ticketId, purchase_id), READ_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
     const { purchase } = outcome;
     assertActsFor(c.get("principal"), purchase.user_id);
@@ -178,7 +205,7 @@ export const purchasesRouter = openApiRouter()
       c,
       ticketId,
       (t) => t.checkout(ticketId, purchase_id, actor, urls),
-      "Retrying is safe: it returns the same session if one was made.",
+      CHECKOUT_RETRY,
     );
     if (!outcome.ok) throw rejectionError(outcome);
     const { session } = outcome;

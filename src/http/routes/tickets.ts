@@ -7,17 +7,18 @@ import { ticketProblems } from "../../do/rules";
 import type { PurchaseOutcome, ResyncOutcome, UpdateOutcome } from "../../do/ticket-seller";
 import { sendCreations } from "../../events/consumer";
 import { toPurchase, toTicket } from "../../present";
-import { assertActsFor, auth } from "../auth";
+import { assertActsFor, auth, keysUnavailable, notYours } from "../auth";
 import { cacheFor } from "../cache";
 import type { AppEnv } from "../context";
 import { idempotencyKey, keyReused } from "../idempotency";
-import { bearer, json, openApiRouter, problems, RETRY_WITH_KEY } from "../openapi";
+import { bearer, json, objectCall, openApiRouter, problems } from "../openapi";
 import { notFound, outcomeUnknown } from "../problem";
 import { read } from "../read-model";
 import {
   buySchema,
   createTicketSchema,
   gameIdParam,
+  heldExample,
   idempotencyHeader,
   listQuery,
   patchTicketSchema,
@@ -32,6 +33,9 @@ import { jsonBody } from "../validate";
 
 /** An order the object has not started by then is not run: its client has given up. */
 const ORDER_DEADLINE_MS = 10_000;
+const ORDER_RETRY = "Retry with the same Idempotency-Key: it answers the purchase if there was one.";
+const PATCH_RETRY = "A PATCH sets values: retrying it is safe.";
+const RESYNC_RETRY = "A resync is safe to repeat.";
 
 // Stripe's convention: an answer repeated for a known Idempotency-Key says so.
 const REPLAYED = { "Idempotent-Replayed": "true" } as const;
@@ -43,6 +47,7 @@ const replayed = z.object({
 });
 
 const createTicket = createRoute({
+  operationId: "createTicket",
   method: "post",
   path: "/",
   summary: "Create a ticket",
@@ -53,12 +58,22 @@ const createTicket = createRoute({
   responses: {
     200: { ...json(ticketSchema, "The ticket created (or, for a repeated key, created before)"), headers: replayed },
     ...problems([400, 401, 403, 413, 415, 422, 503], {
-      503: "`outcome_unknown`: D1 did not answer, so the ticket may or may not exist; retry with the same `Idempotency-Key`",
+      422: { examples: [keyReused("ticket creation")] },
+      503: {
+        description:
+          "`unavailable`: a user's token could not be checked; nothing was done. `outcome_unknown`: D1 did not " +
+          "answer, so the ticket may or may not exist; retry with the same `Idempotency-Key`",
+        examples: [
+          keysUnavailable(),
+          outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key."),
+        ],
+      },
     }),
   },
 });
 
 const buy = createRoute({
+  operationId: "buyTicket",
   method: "post",
   path: "/buy",
   summary: "Buy units of a ticket",
@@ -73,13 +88,19 @@ const buy = createRoute({
   responses: {
     200: { ...json(purchaseSchema, "The purchase"), headers: replayed },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
-      409: "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
-      503: RETRY_WITH_KEY,
+      403: { examples: [notYours()] },
+      409: {
+        description:
+          "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
+        examples: ["sold_out", "sales_closed", "user_limit"],
+      },
+      503: objectCall(ORDER_RETRY),
     }),
   },
 });
 
 const hold = createRoute({
+  operationId: "holdTicket",
   method: "post",
   path: "/hold",
   summary: "Hold units of a ticket while the buyer pays",
@@ -93,17 +114,24 @@ const hold = createRoute({
   request: { headers: idempotencyHeader, body: { ...json(buySchema, "The order"), required: true } },
   responses: {
     201: {
-      ...json(purchaseSchema, "The hold (a replay with the same key answers the same purchase, as it now is)"),
-      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1" }) }).extend(replayed.shape),
+      content: { "application/json": { schema: purchaseSchema, example: heldExample } },
+      description: "The hold (a replay with the same key answers the same purchase, as it now is)",
+      headers: z.object({ Location: z.string().openapi({ example: "/purchases/1000000000" }) }).extend(replayed.shape),
     },
     ...problems([400, 401, 403, 404, 409, 413, 415, 422, 503], {
-      409: "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
-      503: RETRY_WITH_KEY,
+      403: { examples: [notYours()] },
+      409: {
+        description:
+          "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
+        examples: ["sold_out", "sales_closed", "user_limit"],
+      },
+      503: objectCall(ORDER_RETRY),
     }),
   },
 });
 
 const patchTicket = createRoute({
+  operationId: "updateTicket",
   method: "patch",
   path: "/{ticket_id}",
   summary: "Change a ticket",
@@ -127,13 +155,17 @@ const patchTicket = createRoute({
   responses: {
     200: json(ticketSchema, "The ticket as its object now holds it"),
     ...problems([400, 401, 403, 404, 409, 413, 415, 503], {
-      409: "`stock_below_sold` (with `sold`), or `currency_locked` (with `sold`)",
-      503: "`unavailable`: nothing was changed. `outcome_unknown`: the change may or may not have been made; a PATCH sets values, so retrying it is safe",
+      409: {
+        description: "`stock_below_sold` or `currency_locked` (with `sold` and `held`)",
+        examples: ["stock_below_sold", "currency_locked"],
+      },
+      503: objectCall(PATCH_RETRY),
     }),
   },
 });
 
 const resync = createRoute({
+  operationId: "resyncTicket",
   method: "post",
   path: "/{ticket_id}/resync",
   summary: "Rebuild a ticket's read model from its object",
@@ -146,16 +178,19 @@ const resync = createRoute({
   request: { params: ticketIdParam },
   responses: {
     200: json(
-      z.object({ ticket_id: z.int(), purchases: z.int() }).openapi("Resync"),
+      z
+        .object({ ticket_id: z.int(), purchases: z.int() })
+        .openapi("Resync", { example: { ticket_id: 1, purchases: 126 } }),
       "The read model now matches the object",
     ),
     ...problems([400, 401, 403, 404, 503], {
-      503: "`unavailable` or `outcome_unknown`: D1 failed during the resync, which may be partly done; repeat it",
+      503: objectCall(RESYNC_RETRY),
     }),
   },
 });
 
 const listTickets = createRoute({
+  operationId: "listTickets",
   method: "get",
   path: "/",
   summary: "List all tickets (debug)",
@@ -167,6 +202,7 @@ const listTickets = createRoute({
 });
 
 const userPurchases = createRoute({
+  operationId: "listUserPurchases",
   method: "get",
   path: "/user/{user_id}",
   summary: "A user's purchases, newest first",
@@ -176,7 +212,13 @@ const userPurchases = createRoute({
   request: { params: userIdParam, query: userPurchasesQuery },
   responses: {
     200: json(purchaseSchema.array(), "The purchases in every state (or in `status`), newest first"),
-    ...problems([400, 401, 403, 404, 503], { 404: "The user has no purchases (without a `status` filter)" }),
+    ...problems([400, 401, 403, 404, 503], {
+      403: { examples: [notYours()] },
+      404: {
+        description: "The user has no purchases (without a `status` filter)",
+        examples: [notFound("This user has no purchases.")],
+      },
+    }),
   },
 });
 
@@ -185,24 +227,28 @@ const catalogue = [cacheFor(2), etag()];
 const notModified = { 304: { description: "Not modified: your copy (If-None-Match) is current" } };
 
 const gameTickets = createRoute({
+  operationId: "listGameTickets",
   method: "get",
   path: "/game/{game_id}",
   summary: "A game's tickets",
   tags: ["tickets"],
+  security: [],
   middleware: catalogue,
   request: { params: gameIdParam },
   responses: {
     200: json(ticketSchema.array(), "Tickets ordered by id"),
     ...notModified,
-    ...problems([400, 404, 503]),
+    ...problems([400, 404, 503], { 404: { examples: [notFound("This game has no tickets.")] } }),
   },
 });
 
 const getTicket = createRoute({
+  operationId: "getTicket",
   method: "get",
   path: "/{ticket_id}",
   summary: "One ticket",
   tags: ["tickets"],
+  security: [],
   middleware: catalogue,
   request: { params: ticketIdParam },
   responses: { 200: json(ticketSchema, "The ticket"), ...notModified, ...problems([400, 404, 503]) },
@@ -223,7 +269,7 @@ async function order(c: Context<AppEnv>, body: z.infer<typeof buySchema>, kind: 
     c,
     body.ticket_id,
     (t) => (kind === "hold" ? t.hold(body.ticket_id, request) : t.buy(body.ticket_id, request)),
-    "Retry with the same Idempotency-Key: it answers the purchase if there was one.",
+    ORDER_RETRY,
   );
   if (!outcome.ok) throw rejectionError(outcome);
   return outcome;
@@ -246,7 +292,7 @@ export const ticketsRouter = openApiRouter()
       console.error(JSON.stringify({ level: "error", message: "ticket creation failed", error: String(err) }));
       throw outcomeUnknown("D1 did not answer; the ticket may or may not exist. Retry with the same Idempotency-Key.");
     }
-    if (row === "key_reused") throw keyReused();
+    if (row === "key_reused") throw keyReused("ticket creation");
     const { ticket, replayed } = row;
     // Its ticket.created event, written with it, goes to the queue now (or on the cron's sweep).
     waitUntil(
@@ -282,24 +328,14 @@ export const ticketsRouter = openApiRouter()
     c.set("ticketId", ticket_id);
     const { price, game_id: _, ...rest } = c.req.valid("json");
     const patch = price === undefined ? rest : { ...rest, price_minor: Math.round(price * 100) };
-    const outcome = await onTicket<UpdateOutcome>(
-      c,
-      ticket_id,
-      (t) => t.update(ticket_id, patch),
-      "A PATCH sets values: retrying it is safe.",
-    );
+    const outcome = await onTicket<UpdateOutcome>(c, ticket_id, (t) => t.update(ticket_id, patch), PATCH_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json(toTicket(outcome.ticket), 200);
   })
   .openapi(resync, async (c) => {
     const { ticket_id } = c.req.valid("param");
     c.set("ticketId", ticket_id);
-    const outcome = await onTicket<ResyncOutcome>(
-      c,
-      ticket_id,
-      (t) => t.resync(ticket_id),
-      "A resync is safe to repeat.",
-    );
+    const outcome = await onTicket<ResyncOutcome>(c, ticket_id, (t) => t.resync(ticket_id), RESYNC_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
     return c.json({ ticket_id, purchases: outcome.purchases }, 200);
   })

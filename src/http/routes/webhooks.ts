@@ -3,7 +3,7 @@ import { database } from "../../db/queries";
 import * as hooks from "../../db/webhooks";
 import { newSecret } from "../../events/signing";
 import { webhookUrlProblem } from "../../events/urls";
-import { auth } from "../auth";
+import { auth, keysUnavailable } from "../auth";
 import { bearer, json, openApiRouter, problems } from "../openapi";
 import { invalid, notFound, outcomeUnknown } from "../problem";
 import { read } from "../read-model";
@@ -22,12 +22,21 @@ import { jsonBody } from "../validate";
 // Admin endpoints for webhooks: where events go, and how their deliveries went.
 
 const admin = { tags: ["webhooks"], security: bearer };
+const gone = () => notFound("No webhook has this id.");
+const noDelivery = () => notFound("No such delivery.");
+const writeFailed = (retry: string) =>
+  outcomeUnknown(`D1 did not answer; this may or may not have been done. ${retry}`);
+const CREATE_RETRY = "GET /webhooks shows whether it exists.";
+const SAFE_TO_RETRY = "Retrying it is safe.";
+const TOKEN_UNCHECKED = "`unavailable`: a user's token could not be checked; nothing was done.";
+const RETRY_RETRY = "Retrying it is safe: a delivery sent twice has the same webhook-id.";
 const body = <T>(schema: T, description: string) => ({
   body: { content: { "application/json": { schema } }, description, required: true },
 });
 
 const createWebhook = createRoute({
   ...admin,
+  operationId: "createWebhook",
   method: "post",
   path: "/",
   summary: "Register an endpoint for events",
@@ -39,13 +48,17 @@ const createWebhook = createRoute({
   responses: {
     201: json(webhookCreatedSchema, "Registered; the secret is shown only here"),
     ...problems([400, 401, 403, 413, 415, 503], {
-      503: "`outcome_unknown`: D1 did not answer; the endpoint may or may not exist (GET /webhooks shows it)",
+      503: {
+        description: `${TOKEN_UNCHECKED} \`outcome_unknown\`: D1 did not answer; the endpoint may or may not exist (GET /webhooks shows it)`,
+        examples: [keysUnavailable(), writeFailed(CREATE_RETRY)],
+      },
     }),
   },
 });
 
 const listWebhooks = createRoute({
   ...admin,
+  operationId: "listWebhooks",
   method: "get",
   path: "/",
   summary: "The registered endpoints",
@@ -55,16 +68,21 @@ const listWebhooks = createRoute({
 
 const getWebhook = createRoute({
   ...admin,
+  operationId: "getWebhook",
   method: "get",
   path: "/{webhook_id}",
   summary: "One endpoint",
   middleware: [auth("admin")] as const,
   request: { params: webhookIdParam },
-  responses: { 200: json(webhookSchema, "The endpoint"), ...problems([400, 401, 403, 404, 503]) },
+  responses: {
+    200: json(webhookSchema, "The endpoint"),
+    ...problems([400, 401, 403, 404, 503], { 404: { examples: [gone()] } }),
+  },
 });
 
 const patchWebhook = createRoute({
   ...admin,
+  operationId: "updateWebhook",
   method: "patch",
   path: "/{webhook_id}",
   summary: "Change an endpoint: its URL, its events, enabled or not",
@@ -73,13 +91,18 @@ const patchWebhook = createRoute({
   responses: {
     200: json(webhookSchema, "The endpoint as changed"),
     ...problems([400, 401, 403, 404, 413, 415, 503], {
-      503: "`outcome_unknown`: the change may or may not have been made; retrying it is safe",
+      404: { examples: [gone()] },
+      503: {
+        description: `${TOKEN_UNCHECKED} \`outcome_unknown\`: the change may or may not have been made; retrying it is safe`,
+        examples: [keysUnavailable(), writeFailed(SAFE_TO_RETRY)],
+      },
     }),
   },
 });
 
 const deleteWebhook = createRoute({
   ...admin,
+  operationId: "deleteWebhook",
   method: "delete",
   path: "/{webhook_id}",
   summary: "Remove an endpoint and its deliveries' records",
@@ -87,23 +110,34 @@ const deleteWebhook = createRoute({
   request: { params: webhookIdParam },
   responses: {
     204: { description: "Removed: queued deliveries to it stop" },
-    ...problems([400, 401, 403, 404, 503], { 503: "`outcome_unknown`: retrying is safe" }),
+    ...problems([400, 401, 403, 404, 503], {
+      404: { examples: [gone()] },
+      503: {
+        description: `${TOKEN_UNCHECKED} \`outcome_unknown\`: retrying is safe`,
+        examples: [keysUnavailable(), writeFailed(SAFE_TO_RETRY)],
+      },
+    }),
   },
 });
 
 const listDeliveries = createRoute({
   ...admin,
+  operationId: "listWebhookDeliveries",
   method: "get",
   path: "/{webhook_id}/deliveries",
   summary: "Recent deliveries to an endpoint",
   description: "Newest first: each delivery's status, attempts, last response code and duration, and next retry.",
   middleware: [auth("admin")] as const,
   request: { params: webhookIdParam, query: deliveriesQuery },
-  responses: { 200: json(deliverySchema.array(), "The deliveries"), ...problems([400, 401, 403, 404, 503]) },
+  responses: {
+    200: json(deliverySchema.array(), "The deliveries"),
+    ...problems([400, 401, 403, 404, 503], { 404: { examples: [gone()] } }),
+  },
 });
 
 const retryDelivery = createRoute({
   ...admin,
+  operationId: "retryWebhookDelivery",
   method: "post",
   path: "/{webhook_id}/deliveries/{delivery_id}/retry",
   summary: "Deliver an event again now",
@@ -112,7 +146,13 @@ const retryDelivery = createRoute({
   request: { params: deliveryIdParam },
   responses: {
     202: json(deliverySchema, "Queued"),
-    ...problems([400, 401, 403, 404, 503], { 503: "`outcome_unknown`: it may be queued; retrying is safe" }),
+    ...problems([400, 401, 403, 404, 503], {
+      404: { examples: [noDelivery()] },
+      503: {
+        description: "`unavailable`: nothing was done. `outcome_unknown`: it may be queued; retrying is safe",
+        examples: ["unavailable", writeFailed(RETRY_RETRY)],
+      },
+    }),
   },
 });
 
@@ -122,12 +162,11 @@ async function write<T>(query: Promise<T>, retry: string): Promise<T> {
     return await query;
   } catch (err) {
     console.error(JSON.stringify({ level: "error", message: "webhook write failed", error: String(err) }));
-    throw outcomeUnknown(`D1 did not answer; this may or may not have been done. ${retry}`);
+    throw writeFailed(retry);
   }
 }
 
 const shown = ({ secret: _, ...webhook }: hooks.WebhookRow) => webhook;
-const gone = () => notFound("No webhook has this id.");
 
 function checkUrl(url: string | undefined, env: Env): void {
   const problem = url === undefined ? null : webhookUrlProblem(url, env.ENVIRONMENT === "development");
@@ -138,10 +177,7 @@ export const webhooksRouter = openApiRouter()
   .openapi(createWebhook, async (c) => {
     const input = c.req.valid("json");
     checkUrl(input.url, c.env);
-    const row = await write(
-      hooks.createWebhook(database(c.get("d1").primary), input, newSecret()),
-      "GET /webhooks shows whether it exists.",
-    );
+    const row = await write(hooks.createWebhook(database(c.get("d1").primary), input, newSecret()), CREATE_RETRY);
     return c.json({ ...shown(row), secret: row.secret }, 201, { Location: `/webhooks/${row.id}` });
   })
   .openapi(listWebhooks, async (c) => c.json((await read(c, hooks.listWebhooks)).map(shown), 200))
@@ -155,7 +191,7 @@ export const webhooksRouter = openApiRouter()
     checkUrl(patch.url, c.env);
     const row = await write(
       hooks.updateWebhook(database(c.get("d1").primary), c.req.valid("param").webhook_id, patch),
-      "Retrying it is safe.",
+      SAFE_TO_RETRY,
     );
     if (!row) throw gone();
     return c.json(shown(row), 200);
@@ -163,7 +199,7 @@ export const webhooksRouter = openApiRouter()
   .openapi(deleteWebhook, async (c) => {
     const deleted = await write(
       hooks.deleteWebhook(database(c.get("d1").primary), c.req.valid("param").webhook_id),
-      "Retrying it is safe.",
+      SAFE_TO_RETRY,
     );
     if (!deleted) throw gone();
     return c.body(null, 204);
@@ -176,7 +212,7 @@ export const webhooksRouter = openApiRouter()
   .openapi(retryDelivery, async (c) => {
     const { webhook_id, delivery_id } = c.req.valid("param");
     const before = await read(c, (db) => hooks.getDelivery(db, webhook_id, delivery_id));
-    if (!before) throw notFound("No such delivery.");
+    if (!before) throw noDelivery();
     const db = database(c.get("d1").primary);
     const retried = await write(
       (async () => {
@@ -190,8 +226,8 @@ export const webhooksRouter = openApiRouter()
         }
         return hooks.getDelivery(db, webhook_id, delivery_id);
       })(),
-      "Retrying it is safe: a delivery sent twice has the same webhook-id.",
+      RETRY_RETRY,
     );
-    if (!retried) throw notFound("No such delivery."); // its endpoint was deleted meanwhile
+    if (!retried) throw noDelivery(); // its endpoint was deleted meanwhile
     return c.json(retried, 202);
   });
