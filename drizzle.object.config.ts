@@ -5,6 +5,6 @@ import { defineConfig } from "drizzle-kit";
 export default defineConfig({
   dialect: "sqlite",
   driver: "durable-sqlite",
-  schema: "./src/do/schema.ts",
-  out: "./src/do/migrations",
+  schema: "./src/ticket/schema.ts",
+  out: "./src/ticket/migrations",
 });

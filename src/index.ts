@@ -19,7 +19,7 @@ import { ticketsRouter } from "./http/routes/tickets";
 import { webhooksRouter } from "./http/routes/webhooks";
 import { healthSchema } from "./http/schemas";
 
-export { TicketSeller } from "./do/ticket-seller";
+export { TicketSeller } from "./ticket/ticket-seller";
 
 const health = createRoute({
   operationId: "getHealth",

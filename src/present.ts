@@ -1,7 +1,7 @@
-import type { EntryRow, RefundRow, TicketRow } from "./do/schema";
-import type { Purchase } from "./do/ticket-seller";
 import { signCode } from "./gate/codes";
 import { entryKeys } from "./gate/keys";
+import type { EntryRow, RefundRow, TicketRow } from "./ticket/schema";
+import type { Purchase } from "./ticket/ticket-seller";
 
 // The API's view of stored rows (the object's, or D1's projection of them):
 // money back to decimal units, derived fields added.

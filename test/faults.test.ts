@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TicketSeller } from "../src/do/ticket-seller";
+import { TicketSeller } from "../src/ticket/ticket-seller";
 import { interceptD1 } from "./d1";
 import { asAdmin, createTicket, expectProblem, postJson, sellerOf } from "./helpers";
 

@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import * as store from "../src/do/store";
+import * as store from "../src/ticket/store";
 import { interceptD1 } from "./d1";
 import { api, asAdmin, createTicket, postJson, sellerOf } from "./helpers";
 

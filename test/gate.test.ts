@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TicketSeller } from "../src/do/ticket-seller";
 import { signCode } from "../src/gate/codes";
+import { TicketSeller } from "../src/ticket/ticket-seller";
 import { api, asAdmin, asGate, asUser, buy, createTicket, expectProblem, postJson } from "./helpers";
 
 // Entries, their codes and the gate: each admitted person once.

@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import * as store from "../src/do/store";
+import * as store from "../src/ticket/store";
 import { api, asAdmin, asUser, buy, createTicket, expectProblem, postJson, sellerOf, type Ticket } from "./helpers";
 
 // The purchase lifecycle: hold → confirm / cancel / expire, each one transaction in the ticket's object.

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TicketSeller } from "../src/do/ticket-seller";
+import { TicketSeller } from "../src/ticket/ticket-seller";
 import { countD1, d1Down, interceptD1, outage } from "./d1";
 import { api, asAdmin, buy, createTicket, expectProblem, freshGameId, postJson, sellerOf } from "./helpers";
 

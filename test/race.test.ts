@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { PurchaseOutcome } from "../src/do/ticket-seller";
+import type { PurchaseOutcome } from "../src/ticket/ticket-seller";
 import { asUser, createTicket, postJson } from "./helpers";
 
 const STOCK = 50;

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import * as store from "../src/do/store";
+import * as store from "../src/ticket/store";
 import { api, asAdmin, asGate, postJson, sellerOf } from "./helpers";
 import { deliverSigned, event, failStripe, held, stripeRequests } from "./stripe-helpers";
 

@@ -2,8 +2,8 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { allocatePurchaseIds, database } from "../src/db/queries";
-import { recordSale } from "../src/do/sales";
-import * as store from "../src/do/store";
+import { recordSale } from "../src/ticket/sales";
+import * as store from "../src/ticket/store";
 import { countD1, d1Down, EVENTS_WORK, interceptD1 } from "./d1";
 import { api, asAdmin, buy, createTicket, expectProblem, freshGameId, postJson, sellerOf } from "./helpers";
 

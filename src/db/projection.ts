@@ -4,7 +4,7 @@ import {
   type PurchaseRow as ObjectPurchase,
   type TicketRow as ObjectTicket,
   ticket as objectTicket,
-} from "../do/schema";
+} from "../ticket/schema";
 import { database } from "./queries";
 import { purchases } from "./schema";
 

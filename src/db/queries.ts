@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { PurchaseStatus } from "../do/schema";
 import { newId } from "../events/types";
+import type { PurchaseStatus } from "../ticket/schema";
 import {
   eventOutbox,
   type NewTicketRow,

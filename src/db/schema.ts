@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ENTRY_STATUSES, purchaseFields, ticketChecks, ticketFields } from "../do/schema";
+import { ENTRY_STATUSES, purchaseFields, ticketChecks, ticketFields } from "../ticket/schema";
 
 // D1 is the read model: each ticket's object owns its ticket and purchases
-// (src/do/schema.ts) and projects them here, for the reads that span tickets.
+// (src/ticket/schema.ts) and projects them here, for the reads that span tickets.
 // D1 also allocates what must be unique across tickets: ticket ids, and
 // blocks of purchase ids.
 

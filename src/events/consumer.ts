@@ -1,7 +1,7 @@
 import { database } from "../db/queries";
 import * as hooks from "../db/webhooks";
-import { logError } from "../do/backoff";
 import { toTicket } from "../present";
+import { logError } from "../ticket/backoff";
 import { describeFailure } from "./failure";
 import { sign } from "./signing";
 import { type EventType, packEvents, type QueueMessage, type WebhookEvent } from "./types";

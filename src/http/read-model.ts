@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import * as q from "../db/queries";
-import { purchaseOfEntry } from "../do/entries";
+import { purchaseOfEntry } from "../ticket/entries";
 import type { AppEnv } from "./context";
 import { notFound, unavailable } from "./problem";
 

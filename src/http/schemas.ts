@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES } from "../db/schema";
-import { ENTRY_STATUSES, PURCHASE_STATUSES, REFUND_REASONS } from "../do/schema";
 import { EVENT_TYPES, type EventType } from "../events/types";
+import { ENTRY_STATUSES, PURCHASE_STATUSES, REFUND_REASONS } from "../ticket/schema";
 import { PROBLEM_CODES } from "./problem";
 
 // Request and response schemas: they validate requests and, through

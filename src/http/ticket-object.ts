@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { newerBookmark } from "../db/queries";
-import type { Bookmarked, Rejection, TicketSeller } from "../do/ticket-seller";
+import type { Bookmarked, Rejection, TicketSeller } from "../ticket/ticket-seller";
 import { forbidden } from "./auth";
 import type { AppEnv } from "./context";
 import { keyReused } from "./idempotency";

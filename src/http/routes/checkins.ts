@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { EntryOutcome, Scan, ScanAnswer, ScanOutcome } from "../../do/ticket-seller";
 import { type EntryClaims, verifyCode } from "../../gate/codes";
 import { entryKeys } from "../../gate/keys";
 import { toEntry, toScannedEntry } from "../../present";
+import type { EntryOutcome, Scan, ScanAnswer, ScanOutcome } from "../../ticket/ticket-seller";
 import { auth } from "../auth";
 import type { AppEnv } from "../context";
 import { bearer, json, NO_ENTRY, objectCall, openApiRouter, problems } from "../openapi";

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { purchaseOfEntry } from "../../do/entries";
-import type { EntriesOutcome, EntryOutcome } from "../../do/ticket-seller";
 import { qrSvg } from "../../gate/qr";
 import { toEntry } from "../../present";
+import { purchaseOfEntry } from "../../ticket/entries";
+import type { EntriesOutcome, EntryOutcome } from "../../ticket/ticket-seller";
 import { assertActsFor, auth, notYours } from "../auth";
 import { bearer, ENTRY_STATE, json, NO_ENTRY, objectCall, openApiRouter, problems } from "../openapi";
 import { ApiError, notFound, unavailable } from "../problem";

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import type { PaymentOutcome } from "../../do/ticket-seller";
 import { paymentEvent, verifyStripeSignature } from "../../payments/stripe";
+import type { PaymentOutcome } from "../../ticket/ticket-seller";
 import { json, objectCall, openApiRouter, problems } from "../openapi";
 import { ApiError, invalid } from "../problem";
 import { ticketHolding } from "../read-model";

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { Actor, CheckoutOutcome, EntriesOutcome, PurchaseOutcome } from "../../do/ticket-seller";
 import { toEntry, toPurchase, toPurchaseDetail } from "../../present";
+import type { Actor, CheckoutOutcome, EntriesOutcome, PurchaseOutcome } from "../../ticket/ticket-seller";
 import { assertActsFor, auth, forbidden, notYours, type Principal } from "../auth";
 import { bearer, json, objectCall, openApiRouter, problems } from "../openapi";
 import { ApiError, invalid, notFound } from "../problem";
