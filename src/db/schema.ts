@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ORDER_STATUSES } from "../order/schema";
 import { ENTRY_STATUSES, purchaseFields, ticketChecks, ticketFields } from "../ticket/schema";
 
 // D1 is the read model: each ticket's object owns its ticket and purchases
@@ -47,7 +48,42 @@ export const purchases = sqliteTable(
     index("purchases_user_id_idx").on(t.user_id, t.created_at),
     index("purchases_user_status_idx").on(t.user_id, t.status, t.created_at),
     index("purchases_ticket_id_idx").on(t.ticket_id, t.user_id),
+    index("purchases_order_id_idx").on(t.order_id),
   ],
+);
+
+/** An order's line, as its order's object knows it (its purchase holds the rest). */
+export interface OrderLine {
+  ticket_id: number;
+  game_id: number;
+  name: string;
+  type: string;
+  quantity: number;
+  unit_price_minor: number;
+  purchase_id: number;
+}
+
+/**
+ * Orders (baskets) as their objects last projected them: a fan's orders, newest
+ * first. Each line is a purchase of its ticket (purchases.order_id).
+ */
+export const orders = sqliteTable(
+  "orders",
+  {
+    id: text().primaryKey(),
+    user_id: integer().notNull(),
+    status: text({ enum: ORDER_STATUSES }).notNull(),
+    currency: text().notNull(),
+    total_minor: integer().notNull(),
+    refunded_minor: integer().notNull().default(0), // given back of the order's payment as a whole
+    lines: text({ mode: "json" }).$type<OrderLine[]>().notNull(),
+    created_at: text().notNull(),
+    expires_at: text(),
+    confirmed_at: text(),
+    cancelled_at: text(),
+    version: integer().notNull(),
+  },
+  (t) => [index("orders_user_idx").on(t.user_id, t.created_at, t.id)],
 );
 
 /**

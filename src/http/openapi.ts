@@ -61,6 +61,7 @@ const examples: Record<Documented, ApiError> = {
     minimum_minor: 50,
   }),
   payment_refunded: rejectionError({ ok: false, code: "payment_refunded" }),
+  part_of_order: rejectionError({ ok: false, code: "part_of_order", order_id: "ord_5jv0x7k2m9q4d8r1t6w3yz0abc" }),
   idempotency_key_reused: keyReused("order"),
   payload_too_large: tooLarge(MAX_BODY_BYTES),
   unsupported_media_type: new ApiError(415, "unsupported_media_type", "Send the body as application/json."),

@@ -29,6 +29,7 @@ const titles = {
   reissue_limit: "Reissue limit reached",
   not_chargeable: "Amount not chargeable",
   payment_refunded: "Payment refunded",
+  part_of_order: "Part of an order",
   idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",

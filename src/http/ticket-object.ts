@@ -107,6 +107,13 @@ export function rejectionError(r: Rejection): ApiError {
         : new ApiError(409, "not_chargeable", `Stripe charges ${r.currency} in whole units only.`, {
             currency: r.currency,
           });
+    case "part_of_order":
+      return new ApiError(
+        409,
+        "part_of_order",
+        `This purchase is a line of order ${r.order_id}: confirm, cancel or pay for the order.`,
+        { order_id: r.order_id },
+      );
     case "payment_refunded":
       return new ApiError(
         409,

@@ -69,21 +69,21 @@ export interface CheckoutSession {
 }
 
 export interface CheckoutRequest {
-  purchaseId: number;
-  ticketId: number;
-  name: string;
+  /** What is paid for, as idempotency keys name it: `purchase-{id}` or `order-{id}`. */
+  ref: string;
+  clientReferenceId: string;
+  metadata: Record<string, string | number>;
   currency: string;
-  unitAmount: number; // minor units
-  quantity: number;
+  items: { name: string; unitAmount: number; quantity: number }[]; // unitAmount in minor units
   successUrl: string;
   cancelUrl: string;
   expiresAt: string; // ISO 8601
 }
 
 /**
- * One Checkout Session per attempt: the idempotency key names the purchase
- * and the session's end, so a retry of the same attempt gets the same session.
- * Cards only: a delayed method (a debit) would be paid after the hold ends.
+ * One Checkout Session per attempt: the idempotency key names what is paid
+ * for and the session's end, so a retry of the same attempt gets the same
+ * session. Cards only: a delayed method (a debit) would be paid after the hold ends.
  */
 export const createCheckoutSession = (secretKey: string, r: CheckoutRequest) =>
   call<CheckoutSession>(
@@ -92,23 +92,26 @@ export const createCheckoutSession = (secretKey: string, r: CheckoutRequest) =>
     {
       mode: "payment",
       payment_method_types: { 0: "card" },
-      client_reference_id: String(r.purchaseId),
-      metadata: { purchase_id: r.purchaseId, ticket_id: r.ticketId },
-      line_items: {
-        0: {
-          quantity: r.quantity,
-          price_data: {
-            currency: r.currency.toLowerCase(),
-            unit_amount: toStripeAmount(r.unitAmount, r.currency),
-            product_data: { name: r.name },
+      client_reference_id: r.clientReferenceId,
+      metadata: r.metadata,
+      line_items: Object.fromEntries(
+        r.items.map((item, i) => [
+          i,
+          {
+            quantity: item.quantity,
+            price_data: {
+              currency: r.currency.toLowerCase(),
+              unit_amount: toStripeAmount(item.unitAmount, r.currency),
+              product_data: { name: item.name },
+            },
           },
-        },
-      },
+        ]),
+      ),
       success_url: r.successUrl,
       cancel_url: r.cancelUrl,
       expires_at: Math.floor(Date.parse(r.expiresAt) / 1000),
     },
-    `purchase-${r.purchaseId}-checkout-${Math.floor(Date.parse(r.expiresAt) / 1000)}`,
+    `${r.ref}-checkout-${Math.floor(Date.parse(r.expiresAt) / 1000)}`,
   );
 
 /** A session, for its payment when an event did not carry it. */

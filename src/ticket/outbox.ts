@@ -106,10 +106,9 @@ export class Outbox {
       this.#bookmark = newerBookmark(this.#bookmark, session.getBookmark());
       // Progress is rows done (one change may touch more rows than a flush carries: it counts as projected
       // once all of them are) or rows whose earlier changes are done (they changed again meanwhile).
-      const before = this.#projected;
-      const done = store.markProjected(this.db, entries, ticket.clock, entries.length < MAX_ROWS);
+      const advanced = store.markProjected(this.db, entries, ticket.clock, entries.length < MAX_ROWS);
       this.#projected = store.projectedVersion(this.db);
-      if (done === 0 && this.#projected <= before) {
+      if (advanced === 0) {
         // Cannot happen while every change takes a new version; never spin on D1 if it does.
         logError("the outbox did not advance", { ticket_id: ticket.id, projected: this.#projected }, null);
         return;

@@ -1,10 +1,13 @@
-import type { PaymentEvent } from "../payments/stripe";
+import { chargeRefusal } from "../payments/amounts";
+import type { ReturnUrls } from "../payments/checkout";
+import { insertRefund } from "../payments/refunder";
+import type { CheckoutRequest, PaymentEvent } from "../payments/stripe";
 import { logError } from "./backoff";
 import { entriesOf } from "./entries";
-import { retakeRefusal } from "./rules";
+import { type Rejection, retakeRefusal } from "./rules";
 import { cancelPurchase, confirmPurchase } from "./sales";
 import type { PurchaseRow, TicketRow } from "./schema";
-import { findPurchase, insertRefund, markEventHandled, refundsOf, type Store, unitsOf, wasHandled } from "./store";
+import { findPurchase, markEventHandled, refundsOf, type Store, unitsOf, wasHandled } from "./store";
 
 // What a verified Stripe Checkout event does to a purchase, decided against
 // the object's state and written in one transaction, once per event id.
@@ -94,3 +97,28 @@ export function decidePayment(db: Store, t: TicketRow, event: PaymentEvent, now:
   });
   return { result: "refunded" };
 }
+
+/** Why a purchase cannot be paid for through Stripe now, or null. */
+export function checkoutRefusal(p: PurchaseRow): Rejection | null {
+  if (p.status !== "held") return { ok: false, code: "invalid_state", status: p.status };
+  const cannot = chargeRefusal(p.total_price_minor, p.currency, [p.unit_price_minor]);
+  return cannot ? { ok: false, code: "not_chargeable", currency: p.currency, ...cannot } : null;
+}
+
+export const otherUrls: Rejection = {
+  ok: false,
+  code: "invalid",
+  errors: [{ field: "success_url", message: "this hold's checkout was started with other return URLs" }],
+};
+
+/** The session a purchase's checkout asks Stripe for: one line item, the purchase as its reference. */
+export const purchaseCheckout = (t: TicketRow, p: PurchaseRow, urls: ReturnUrls): CheckoutRequest => ({
+  ref: `purchase-${p.id}`,
+  clientReferenceId: String(p.id),
+  metadata: { purchase_id: p.id, ticket_id: t.id },
+  currency: p.currency,
+  items: [{ name: t.name, unitAmount: p.unit_price_minor, quantity: p.quantity }],
+  successUrl: urls.success_url,
+  cancelUrl: urls.cancel_url,
+  expiresAt: p.checkout_expires_at!,
+});

@@ -30,6 +30,8 @@ export type Rejection =
     }
   // Its payment is given back (or being given back): it cannot take units again.
   | { ok: false; code: "payment_refunded" }
+  // A line of an order: its order decides for it.
+  | { ok: false; code: "part_of_order"; order_id: string }
   // The payment provider failed; a retry asks it again the same way (idempotently).
   | { ok: false; code: "payment_provider"; reason: string }
   | { ok: false; code: "invalid"; errors: { field: string; message: string }[] }
@@ -39,6 +41,10 @@ export type Rejection =
   | { ok: false; code: "outcome_unknown"; reason: string }
   // Nothing was done: too many orders are waiting in this object.
   | { ok: false; code: "overloaded" };
+
+/** A line of an order is confirmed, cancelled and paid for through its order only. */
+export const orderRefusal = (p: PurchaseRow): Rejection | null =>
+  p.order_id ? { ok: false, code: "part_of_order", order_id: p.order_id } : null;
 
 /** Units that can still be sold or held. */
 export const available = (t: TicketRow) => t.stock - t.sold - t.held;

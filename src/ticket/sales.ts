@@ -28,6 +28,8 @@ export interface Sale {
   idempotency?: IdempotencyKey;
   /** Hold the units for the ticket's hold_seconds instead of confirming at once. */
   hold?: boolean;
+  /** A line of this order: held past the ticket's hold_seconds by `grace` seconds (its escrow). */
+  line?: { order_id: string; grace: number };
 }
 
 /** A sale's purchase, and how many ids are left in the block its id came from. */
@@ -54,8 +56,9 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
         total_price_minor: t.price_minor * sale.quantity,
         currency: t.currency,
         status: sale.hold ? "held" : "confirmed",
-        expires_at: sale.hold ? secondsAfter(now, t.hold_seconds) : null,
-        held_until: sale.hold ? secondsAfter(now, t.hold_seconds) : null,
+        expires_at: sale.hold ? secondsAfter(now, t.hold_seconds + (sale.line?.grace ?? 0)) : null,
+        held_until: sale.hold ? secondsAfter(now, t.hold_seconds + (sale.line?.grace ?? 0)) : null,
+        order_id: sale.line?.order_id ?? null,
         confirmed_at: sale.hold ? null : now,
         created_at: now,
         version,
@@ -83,7 +86,11 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
 
 /** Ends every hold whose time is up at `now`: their units go back. Idempotent. */
 export function expireHolds(db: Store, t: TicketRow, now: string): PurchaseRow[] {
-  const due = dueHolds(db, now);
+  return expirePurchases(db, t, dueHolds(db, now), now);
+}
+
+/** Ends holds, in one transaction: their units go back. */
+export function expirePurchases(db: Store, t: TicketRow, due: PurchaseRow[], now: string): PurchaseRow[] {
   if (due.length === 0) return [];
   return change(db, (version) => {
     const expired = due.map((p) => updatePurchase(db, p.id, { status: "expired", version }));

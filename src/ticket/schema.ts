@@ -51,6 +51,9 @@ export const purchaseFields = () => ({
   version: integer().notNull().default(0),
   // Money given back through Stripe for this purchase (its own payment, not a duplicate one).
   refunded_minor: integer().notNull().default(0),
+  // A line of an order (a basket): held, confirmed, cancelled or expired only as its order decides, but
+  // at its escrow's end (expires_at), when it is released by itself if no decision came.
+  order_id: text(),
 });
 
 // The rules that hold for a ticket wherever it is stored.
@@ -112,6 +115,7 @@ export const purchases = sqliteTable(
     index("purchases_user_idx").on(t.user_id), // a user's units, for max_per_user
     index("purchases_holds_idx").on(t.status, t.expires_at), // the next hold to expire
     uniqueIndex("purchases_idempotency_idx").on(t.idem_principal, t.idem_key),
+    index("purchases_order_idx").on(t.order_id),
   ],
 );
 
@@ -174,60 +178,6 @@ export const scans = sqliteTable(
 );
 
 /**
- * Events for other systems (webhooks), written in the transaction of the
- * change they describe, and kept until the queue has them.
- */
-export const events = sqliteTable("events", {
-  seq: integer().primaryKey({ autoIncrement: true }),
-  id: text().notNull().unique(), // evt_...
-  type: text().notNull(),
-  created_at: text().notNull(),
-  data: text().notNull(), // JSON: the object as of the change
-});
-
-export const REFUND_REASONS = ["late_payment", "second_payment", "cancelled", "entry_cancelled"] as const;
-export type RefundReason = (typeof REFUND_REASONS)[number];
-
-/**
- * Money to give back through Stripe, decided in the transaction of the change
- * that gives it back (a payment too late, a cancel by the box office), before
- * Stripe is asked, and asked until Stripe has made it. `attempt` names the
- * Stripe idempotency key: it changes only after Stripe answered with an error
- * (nothing was made), so a retry after a lost answer asks for the same refund.
- */
-export const refunds = sqliteTable(
-  "refunds",
-  {
-    id: integer().primaryKey({ autoIncrement: true }),
-    purchase_id: integer().notNull(),
-    reason: text({ enum: REFUND_REASONS }).notNull(),
-    // The payment: its intent, or (until it is known) the Checkout Session that took it.
-    payment_intent: text(),
-    session_id: text(),
-    amount_minor: integer().notNull(),
-    currency: text().notNull(),
-    status: text({ enum: ["pending", "succeeded"] })
-      .notNull()
-      .default("pending"),
-    attempt: integer().notNull().default(0),
-    failures: integer().notNull().default(0), // in a row: the backoff of the next try
-    retry_at: text(), // not before then (after a failure)
-    stripe_refund_id: text(),
-    last_error: text(),
-    created_at: text().notNull(),
-    refunded_at: text(),
-  },
-  (t) => [
-    index("refunds_pending_idx").on(t.status, t.id),
-    index("refunds_purchase_idx").on(t.purchase_id),
-    check("refunds_amount_positive", sql`${t.amount_minor} > 0`),
-  ],
-);
-
-/** Payment events already handled (Stripe's event ids): each is acted on once. */
-export const paymentEvents = sqliteTable("payment_events", { id: text().primaryKey(), handled_at: text().notNull() });
-
-/**
  * Purchase ids reserved for this object in D1 (hi/lo): a block [start, end),
  * used up to `next`. A used-up block (next = end) stays until the next one
  * arrives.
@@ -242,5 +192,7 @@ export type TicketRow = typeof ticket.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type EntryRow = typeof entries.$inferSelect;
-export type EventRow = typeof events.$inferSelect;
-export type RefundRow = typeof refunds.$inferSelect;
+
+// Shared with the order's object: webhook events, refunds and payment events handled.
+export { type EventRow, events } from "../events/schema";
+export { paymentEvents, REFUND_REASONS, type RefundReason, type RefundRow, refunds } from "../payments/schema";

@@ -1,22 +1,19 @@
 import { and, asc, eq, gt, inArray, lte, min, sql, sum } from "drizzle-orm";
 import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
-import { type EventDraft, newId } from "../events/types";
+import { appendEvents } from "../events/publisher";
+import type { EventDraft } from "../events/types";
 import migrations from "./migrations/migrations.js";
 import { COUNTED } from "./rules";
 import {
   ENTRIES_PER_PURCHASE,
-  type EventRow,
   entries,
-  events,
   idBlocks,
   type OutboxRow,
   outbox,
   type PurchaseRow,
   paymentEvents,
   purchases,
-  type RefundRow,
-  refunds,
   type TicketRow,
   ticket,
 } from "./schema";
@@ -61,14 +58,6 @@ function prepare(db: Store) {
       )
       .onConflictDoUpdate({ target: [outbox.entity, outbox.entity_id], set: { version: sql`excluded.version` } })
       .prepare(),
-    // A change's events, as a JSON array of [id, type, data]: one statement however many.
-    addEvents: db
-      .insert(events)
-      .select(
-        // seq NULL: the next number (autoincrement).
-        sql`SELECT NULL, value ->> 0, value ->> 1, ${p("now")}, value ->> 2 FROM json_each(${p("rows")}) WHERE true`,
-      )
-      .prepare(),
     insertPurchase: db
       .insert(purchases)
       .values({
@@ -81,6 +70,7 @@ function prepare(db: Store) {
         status: p("status"),
         expires_at: p("expires_at"),
         held_until: p("held_until"),
+        order_id: p("order_id"),
         confirmed_at: p("confirmed_at"),
         created_at: p("created_at"),
         version: p("version"),
@@ -133,10 +123,12 @@ function prepare(db: Store) {
       .where(and(inFlush, lte(outbox.version, p("clock"))))
       .returning({ id: outbox.entity_id })
       .prepare(),
+    // Rows that changed again keep their later changes only (`since` moves past `clock`, once).
     changedSince: db
       .update(outbox)
       .set({ since: sql`${p("clock")} + 1` })
-      .where(and(inFlush, gt(outbox.version, p("clock"))))
+      .where(and(inFlush, gt(outbox.version, p("clock")), lte(outbox.since, p("clock"))))
+      .returning({ id: outbox.entity_id })
       .prepare(),
     // Entries written after the read have versions past `clock` too: what they keep is the same.
     projectedAll: db
@@ -147,12 +139,8 @@ function prepare(db: Store) {
     changedSinceAll: db
       .update(outbox)
       .set({ since: sql`${p("clock")} + 1` })
-      .where(gt(outbox.version, p("clock")))
-      .prepare(),
-    pendingEvents: db.select().from(events).orderBy(asc(events.seq)).limit(p("limit")).prepare(),
-    forgetEvents: db
-      .delete(events)
-      .where(sql`${events.seq} IN (SELECT value FROM json_each(${p("seqs")}))`)
+      .where(and(gt(outbox.version, p("clock")), lte(outbox.since, p("clock"))))
+      .returning({ id: outbox.entity_id })
       .prepare(),
     // The entries of a purchase just confirmed, one per unit (ids purchase * 1000 + n), in one statement.
     createEntries: db
@@ -221,10 +209,7 @@ export function change<T>(
     const { result, changed, events: drafts = [] } = write(version);
     if (!changed.some(([entity]) => entity === "ticket")) q(db).setClock.run({ version });
     q(db).mark.run({ rows: JSON.stringify(changed), version });
-    if (drafts.length > 0) {
-      const rows = drafts.map((d) => [newId("evt"), d.type, JSON.stringify(d.data)]);
-      q(db).addEvents.run({ rows: JSON.stringify(rows), now: new Date().toISOString() });
-    }
+    appendEvents(db, drafts);
     return result;
   });
   clocks.set(db, version); // committed
@@ -308,22 +293,17 @@ export function rowsOf(db: Store, pending: OutboxRow[]) {
  * D1 now holds `entries` as they were when read, at clock `clock`: entries
  * not changed since are done; the others keep only their later changes.
  * `everything`: they were every pending entry then (the common case), so no
- * list is needed. Returns how many are done.
+ * list is needed. Returns how many entries advanced (done, or moved past
+ * `clock`): none means the flush made no progress.
  */
 export function markProjected(db: Store, entries: OutboxRow[], clock: number, everything: boolean): number {
   if (everything) {
-    return db.transaction(() => {
-      const done = q(db).projectedAll.all({ clock }).length;
-      q(db).changedSinceAll.run({ clock });
-      return done;
-    });
+    return db.transaction(() => q(db).projectedAll.all({ clock }).length + q(db).changedSinceAll.all({ clock }).length);
   }
   const rows = JSON.stringify(entries.map((e) => [e.entity, e.entity_id]));
-  return db.transaction(() => {
-    const done = q(db).projected.all({ rows, clock }).length;
-    q(db).changedSince.run({ rows, clock });
-    return done;
-  });
+  return db.transaction(
+    () => q(db).projected.all({ rows, clock }).length + q(db).changedSince.all({ rows, clock }).length,
+  );
 }
 
 /** Every change up to this version is in D1. */
@@ -336,51 +316,10 @@ export function projectedVersion(db: Store): number {
 export const purchasesAfter = (db: Store, afterId: number, limit: number): PurchaseRow[] =>
   db.select().from(purchases).where(gt(purchases.id, afterId)).orderBy(asc(purchases.id)).limit(limit).all();
 
-export const hasPendingEvents = (db: Store): boolean => pendingEvents(db, 1).length > 0;
-
-/** Events not yet handed to the queue, oldest first. */
-export const pendingEvents = (db: Store, limit: number): EventRow[] => q(db).pendingEvents.all({ limit });
-
-export const forgetEvents = (db: Store, seqs: number[]): void => {
-  q(db).forgetEvents.run({ seqs: JSON.stringify(seqs) });
-};
-
-export type NewRefund = Pick<
-  RefundRow,
-  "purchase_id" | "reason" | "payment_intent" | "session_id" | "amount_minor" | "currency" | "created_at"
->;
-
-/** Records a refund to make (inside the change that decides it). */
-export const insertRefund = (db: Store, row: NewRefund): RefundRow => db.insert(refunds).values(row).returning().get();
-
-export const updateRefund = (db: Store, id: number, fields: Partial<RefundRow>): RefundRow =>
-  db.update(refunds).set(fields).where(eq(refunds.id, id)).returning().get()!;
-
-export const refundsOf = (db: Store, purchaseId: number): RefundRow[] =>
-  db.select().from(refunds).where(eq(refunds.purchase_id, purchaseId)).orderBy(asc(refunds.id)).all();
-
-/** Refunds still to make whose next try is due at `now`, oldest first. */
-export const dueRefunds = (db: Store, now: string, limit: number): RefundRow[] =>
-  db
-    .select()
-    .from(refunds)
-    .where(and(eq(refunds.status, "pending"), sql`coalesce(${refunds.retry_at}, '') <= ${now}`))
-    .orderBy(asc(refunds.id))
-    .limit(limit)
-    .all();
-
-/** When the next pending refund is due (epoch ms), or null when none is pending. */
-export function nextRefundAt(db: Store): number | null {
-  const row = db
-    .select({ at: min(sql<string>`coalesce(${refunds.retry_at}, '')`) })
-    .from(refunds)
-    .where(eq(refunds.status, "pending"))
-    .get();
-  if (row?.at == null) return null;
-  return row.at === "" ? Date.now() : Date.parse(row.at);
-}
-
 /** Inside a change: the entries of a purchase just confirmed (their ids: ENTRIES_PER_PURCHASE each). */
 export const insertEntries = (db: Store, purchase: number, quantity: number, now: string, version: number): void => {
   q(db).createEntries.run({ purchase, quantity, now, version });
 };
+
+// A purchase's refunds, and when the next one is due, as the ticket's store tells them.
+export { nextRefundAt, refundsOf } from "../payments/refunder";

@@ -1,15 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { database, getTicket, type IdempotencyKey, listPurchasesOfTicket } from "../db/queries";
 import type { TicketRow as D1TicketRow } from "../db/schema";
-import { chargeRefusal } from "../payments/amounts";
+import { hasPendingEvents, Publisher } from "../events/publisher";
 import {
-  CHECKOUT_MINUTES,
-  type CheckoutSession,
-  createCheckoutSession,
-  expireCheckoutSession,
-  type PaymentEvent,
-  StripeError,
-} from "../payments/stripe";
+  askForSession,
+  checkoutStep,
+  failedAttempt,
+  type ReturnUrls,
+  sessionMade,
+  sessionOf,
+} from "../payments/checkout";
+import { Refunder } from "../payments/refunder";
+import { type CheckoutSession, expireCheckoutSession, type PaymentEvent } from "../payments/stripe";
 import { Backoff, logError, withTimeout } from "./backoff";
 import {
   cancelEntry,
@@ -27,15 +29,16 @@ import {
   type ScanAnswer,
   undoCheckIn,
 } from "./entries";
-import { Publisher } from "./events";
 import { IdReserve } from "./ids";
+import { LINE_GRACE_SECONDS, type LineDecision, settleLine } from "./lines";
 import { Outbox } from "./outbox";
-import { decidePayment, type PaymentResult } from "./payments";
-import { Refunder, settleRefund } from "./refunds";
+import { checkoutRefusal, decidePayment, otherUrls, type PaymentResult, purchaseCheckout } from "./payments";
+import { settleRefund } from "./refunds";
 import {
   type Actor,
   cancelRefusal,
   confirmRefusal,
+  orderRefusal,
   patchRefusal,
   type Rejection,
   saleRefusal,
@@ -49,7 +52,7 @@ import {
   confirmPurchase,
   expireHolds,
   recordSale,
-  secondsAfter,
+  type Sale,
 } from "./sales";
 import type { EntryRow, PurchaseRow, RefundRow, TicketRow } from "./schema";
 import * as store from "./store";
@@ -83,6 +86,21 @@ export type Purchase = Omit<
 export type PurchaseOutcome = { ok: true; purchase: Purchase; replayed?: true } | Rejection;
 export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[]; refunds: RefundRow[] } | Rejection;
 /** `ticket`: what the scanner shows with the answer (a socio stand, a child's ticket). */
+/** A line of an order to hold, once per `key` (the order's id and attempt). */
+export interface LineRequest {
+  order_id: string;
+  key: string;
+  user_id: number;
+  quantity: number;
+  deadline?: number;
+}
+/** A line as its ticket holds it, with what the order shows of the ticket. */
+export type LineOutcome =
+  | { ok: true; line: Purchase | null; ticket: { name: string; type: string; hold_seconds: number } }
+  | Rejection;
+export type LinesOutcome =
+  | { ok: true; lines: { purchase: Purchase; entries: EntryRow[]; refunds: RefundRow[] }[] }
+  | Rejection;
 export type ScanOutcome = { ok: true; answers: ScanAnswer[]; ticket: { name: string; type: string } } | Rejection;
 export type EntryOutcome =
   | { ok: true; entry: EntryRow; ticket_id: number; game_id: number; user_id: number }
@@ -144,6 +162,7 @@ export class TicketSeller extends DurableObject<Env> {
       this.#refunds = new Refunder(
         this.#db,
         () => this.env.STRIPE_SECRET_KEY,
+        (r) => `purchase-${r.purchase_id}-refund-${r.id}`,
         (r, stripeId) => this.#refunded(r, stripeId),
         (at) => this.#armAlarm(at),
       );
@@ -151,7 +170,7 @@ export class TicketSeller extends DurableObject<Env> {
       this.#nextExpiry = store.nextExpiry(this.#db);
       // Changes a crash left unprojected go out now, not only at the alarm.
       if (store.hasPendingChanges(this.#db)) void this.#outbox.flush();
-      if (store.hasPendingEvents(this.#db)) void this.#events.flush();
+      if (hasPendingEvents(this.#db)) void this.#events.flush();
       if (store.nextRefundAt(this.#db) !== null) void this.#refunds.run();
     });
   }
@@ -159,6 +178,51 @@ export class TicketSeller extends DurableObject<Env> {
   /** Sells units at once: a confirmed purchase. */
   async buy(ticketId: number, order: OrderRequest): Promise<PurchaseOutcome> {
     return this.#sell(ticketId, order, false);
+  }
+
+  /**
+   * Holds a line of an order, once per key: a hold that its ticket ends by
+   * itself LINE_GRACE_SECONDS after hold_seconds (its escrow), unless the
+   * order decided first.
+   */
+  async holdLine(ticketId: number, line: LineRequest): Promise<LineOutcome> {
+    const request = {
+      user_id: line.user_id,
+      quantity: line.quantity,
+      idempotency: { principal: "order", key: line.key, hash: `${line.user_id}x${line.quantity}` },
+      deadline: line.deadline,
+    };
+    const held = await this.#sell(ticketId, request, true, { order_id: line.order_id, grace: LINE_GRACE_SECONDS });
+    if (!held.ok) return held;
+    return { ok: true, line: held.purchase, ticket: this.#shown() };
+  }
+
+  /** Acts on its order's decision for a line (told again, answers the same); a line never held is none. */
+  async settleLine(ticketId: number, key: string, decision: LineDecision): Promise<LineOutcome> {
+    return this.#withTicket(ticketId, async (t, now) => {
+      const p = store.findByKey(this.#db, "order", key);
+      if (!p) return { ok: true, line: null, ticket: this.#shown() } as const;
+      const settled = settleLine(this.#db, t, p, decision, now);
+      if (!settled.ok) return settled;
+      if (decision.to === "extended") this.#holdsChanged(settled.p.expires_at);
+      if (p.status === "confirmed" && settled.p.status !== "confirmed") void this.#refunds.run(); // paid units back
+      await this.#written(settled.p.version);
+      return { ok: true, line: asPurchase(t, settled.p), ticket: this.#shown() };
+    });
+  }
+
+  /** Purchases as this object holds them now, with their entries and refunds (an order's lines). */
+  async lines(ticketId: number, purchaseIds: number[]): Promise<LinesOutcome> {
+    return this.#withTicket(ticketId, async (t) => ({
+      ok: true,
+      lines: purchaseIds.flatMap((id) => {
+        const p = store.findPurchase(this.#db, id);
+        if (!p) return [];
+        return [
+          { purchase: asPurchase(t, p), entries: entriesOf(this.#db, id), refunds: store.refundsOf(this.#db, id) },
+        ];
+      }),
+    }));
   }
 
   /** Holds units until the ticket's hold_seconds have passed, for the buyer to pay. */
@@ -275,7 +339,8 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t, now) => {
       const p = store.findPurchase(this.#db, purchaseId);
       if (!p) return notFound;
-      const refused = confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id), store.refundsOf(this.#db, p.id));
+      const refused =
+        orderRefusal(p) ?? confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id), store.refundsOf(this.#db, p.id));
       if (refused === "done") return this.#answer(t, p);
       if (refused) return refused;
       const confirmed = confirmPurchase(this.#db, t, p, now);
@@ -290,7 +355,8 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t, now) => {
       const p = store.findPurchase(this.#db, purchaseId);
       if (!p) return notFound;
-      const refused = cancelRefusal(p, actor);
+      const foreign = actor.role === "user" && actor.id !== p.user_id;
+      const refused = (foreign ? null : orderRefusal(p)) ?? cancelRefusal(p, actor);
       if (refused === "done") return this.#answer(t, p);
       if (refused) return refused;
       // Someone it admitted is inside: the units cannot go back.
@@ -304,17 +370,9 @@ export class TicketSeller extends DurableObject<Env> {
 
   /**
    * Starts (or returns) the Stripe Checkout Session of a hold; the hold lasts
-   * as long as the session. An attempt (its end and return URLs) is recorded
-   * before Stripe is asked, so a retry after a lost answer asks for the very
-   * same session; after Stripe answered with an error, the next retry starts
-   * a new attempt (Stripe keeps a key's first answer, errors included).
+   * as long as the session (src/payments/checkout.ts).
    */
-  async checkout(
-    ticketId: number,
-    purchaseId: number,
-    actor: Actor,
-    urls: { success_url: string; cancel_url: string },
-  ): Promise<CheckoutOutcome> {
+  async checkout(ticketId: number, purchaseId: number, actor: Actor, urls: ReturnUrls): Promise<CheckoutOutcome> {
     const secretKey = this.env.STRIPE_SECRET_KEY;
     if (!secretKey) return unavailable("payments are not configured");
     const started = await this.#withTicket(ticketId, async (t, now) => {
@@ -323,83 +381,36 @@ export class TicketSeller extends DurableObject<Env> {
       if (actor.role === "user" && actor.id !== p.user_id) {
         return { ok: false, code: "forbidden", reason: "You may only pay for your own purchases." } as const;
       }
-      if (p.status !== "held") return { ok: false, code: "invalid_state", status: p.status } as const;
-      if (p.checkout_session_id) return { ok: true, t, p } as const;
-      const cannot = chargeRefusal(p.total_price_minor, p.currency, [p.unit_price_minor]);
-      if (cannot) return { ok: false, code: "not_chargeable", currency: p.currency, ...cannot } as const;
-      const asked = p.checkout_params && p.checkout_expires_at;
-      // Stripe wants a session to live 30 minutes at least, counted from when it is asked.
-      if (asked && Date.parse(p.checkout_expires_at!) - Date.parse(now) >= 30 * 60_000) {
-        if (p.checkout_params !== JSON.stringify(urls)) {
-          return {
-            ok: false,
-            code: "invalid",
-            errors: [{ field: "success_url", message: "this hold's checkout was started with other return URLs" }],
-          } as const;
-        }
-        return { ok: true, t, p } as const;
-      }
-      // A new attempt: the session ends with the hold, at least 31 minutes from now, in whole seconds.
-      const least = Date.parse(secondsAfter(now, CHECKOUT_MINUTES * 60));
-      const ends = new Date(Math.ceil(Math.max(least, Date.parse(p.expires_at!)) / 1000) * 1000).toISOString();
-      const amended = amendPurchase(this.#db, t, p, {
-        checkout_params: JSON.stringify(urls),
-        checkout_expires_at: ends,
-        expires_at: ends,
-      });
-      this.#holdsChanged(ends);
+      const refused = orderRefusal(p) ?? checkoutRefusal(p);
+      if (refused) return refused;
+      const step = checkoutStep(p, urls, now);
+      if ("otherUrls" in step) return otherUrls;
+      if ("session" in step) return { ok: true, session: step.session, ask: null } as const;
+      if ("rejoin" in step) return { ok: true, session: null, ask: { t, p } } as const;
+      const begun = amendPurchase(this.#db, t, p, step.begin);
+      this.#holdsChanged(begun.expires_at);
       await this.#armPending();
-      return { ok: true, t, p: amended } as const;
+      return { ok: true, session: null, ask: { t, p: begun } } as const;
     });
     if (!started.ok) return started;
-    const { t, p } = started;
-    if (p.checkout_session_id && p.checkout_url) return { ok: true, session: sessionOf(p) };
-    let session: CheckoutSession;
-    try {
-      session = await createCheckoutSession(secretKey, {
-        purchaseId: p.id,
-        ticketId: t.id,
-        name: t.name,
-        currency: t.currency,
-        unitAmount: p.unit_price_minor,
-        quantity: p.quantity,
-        successUrl: urls.success_url,
-        cancelUrl: urls.cancel_url,
-        expiresAt: p.checkout_expires_at!,
-      });
-    } catch (err) {
-      logError("creating a checkout session failed", { purchase_id: p.id }, err);
-      // Stripe answered: no session was made, so this attempt is over and the hold ends when it would have;
-      // the next attempt asks afresh. No answer: a session may exist, so the hold lasts as long, and the
-      // next attempt asks for the same one.
-      const current = store.findPurchase(this.#db, p.id)!;
-      // (A concurrent call of the same attempt may have recorded the session meanwhile: it stands.)
-      if (
-        err instanceof StripeError &&
-        current.checkout_params &&
-        !current.checkout_session_id &&
-        current.checkout_expires_at === p.checkout_expires_at
-      ) {
-        const ends = current.status === "held" ? (current.held_until ?? current.expires_at) : current.expires_at;
-        amendPurchase(this.#db, t, current, { checkout_params: null, expires_at: ends });
-        this.#nextExpiry = store.nextExpiry(this.#db);
-        if (this.#nextExpiry) await this.#armAlarm(Date.parse(this.#nextExpiry));
-        await this.#armPending();
-      }
-      return { ok: false, code: "payment_provider", reason: String(err) };
-    }
+    if (started.session) return { ok: true, session: started.session };
+    const { t, p } = started.ask!;
+    const asked = await askForSession(secretKey, purchaseCheckout(t, p, urls), async () => {
+      const ended = failedAttempt(store.findPurchase(this.#db, p.id)!, p.checkout_expires_at!, true);
+      if (!ended) return;
+      amendPurchase(this.#db, t, store.findPurchase(this.#db, p.id)!, ended);
+      this.#nextExpiry = store.nextExpiry(this.#db);
+      if (this.#nextExpiry) await this.#armAlarm(Date.parse(this.#nextExpiry));
+      await this.#armPending();
+    });
+    if (!asked.ok) return asked;
     // Stripe answered: record the session unless the hold ended meanwhile.
     const now = store.findPurchase(this.#db, p.id)!;
     if (now.status !== "held") {
-      void expireCheckoutSession(secretKey, session.id).catch(() => {});
+      void expireCheckoutSession(secretKey, asked.session.id).catch(() => {});
       return { ok: false, code: "invalid_state", status: now.status };
     }
-    // The hold lasts as long as the session the buyer is sent to, whatever a concurrent failed attempt did.
-    const recorded = amendPurchase(this.#db, t, now, {
-      checkout_session_id: session.id,
-      checkout_url: session.url,
-      expires_at: now.checkout_expires_at,
-    });
+    const recorded = amendPurchase(this.#db, t, now, sessionMade(now, asked.session));
     this.#holdsChanged(recorded.expires_at);
     await this.#written(recorded.version);
     return { ok: true, session: sessionOf(recorded) };
@@ -459,6 +470,12 @@ export class TicketSeller extends DurableObject<Env> {
     return this.#withTicket(ticketId, async (t) => t);
   }
 
+  /** What an order shows of this ticket, as it is now. */
+  #shown() {
+    const t = store.readTicket(this.#db)!;
+    return { name: t.name, type: t.type, hold_seconds: t.hold_seconds };
+  }
+
   /** Ends due holds (at least once: ending is idempotent), projects, publishes, and re-arms for what comes next. */
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
@@ -468,11 +485,11 @@ export class TicketSeller extends DurableObject<Env> {
     if (this.#nextExpiry) next.push(Date.parse(this.#nextExpiry));
     const retry = (backoff: Backoff) => (backoff.waiting ? backoff.retryAt : Date.now() + PENDING_ALARM_MS);
     if (store.hasPendingChanges(this.#db)) next.push(retry(this.#outbox.backoff));
-    if (store.hasPendingEvents(this.#db)) next.push(retry(this.#events.backoff));
+    if (hasPendingEvents(this.#db)) next.push(retry(this.#events.backoff));
     if (next.length > 0) await this.#armAlarm(Math.min(...next));
   }
 
-  async #sell(ticketId: number, order: OrderRequest, hold: boolean): Promise<PurchaseOutcome> {
+  async #sell(ticketId: number, order: OrderRequest, hold: boolean, line?: Sale["line"]): Promise<PurchaseOutcome> {
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.#withTicket(
         ticketId,
@@ -486,7 +503,7 @@ export class TicketSeller extends DurableObject<Env> {
           const bought = t.max_per_user === null ? 0 : store.unitsOf(this.#db, order.user_id);
           const refused = saleRefusal(t, now, bought, order.quantity);
           if (refused) return refused;
-          const sold = recordSale(this.#db, t, { ...order, hold }, now);
+          const sold = recordSale(this.#db, t, { ...order, hold, line }, now);
           if (!sold) return "no ids";
           this.#ids.used();
           if (this.#ids.low(sold.idsLeft)) void this.#ids.refill(t.id);
@@ -641,9 +658,3 @@ export class TicketSeller extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 }
-
-const sessionOf = (p: PurchaseRow): CheckoutSession => ({
-  id: p.checkout_session_id!,
-  url: p.checkout_url!,
-  expires_at: Math.floor(Date.parse(p.checkout_expires_at!) / 1000),
-});

@@ -1,0 +1,15 @@
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/**
+ * Events for other systems (webhooks), written in the transaction of the
+ * change they describe, and kept until the queue has them.
+ */
+export const events = sqliteTable("events", {
+  seq: integer().primaryKey({ autoIncrement: true }),
+  id: text().notNull().unique(), // evt_...
+  type: text().notNull(),
+  created_at: text().notNull(),
+  data: text().notNull(), // JSON: the object as of the change
+});
+
+export type EventRow = typeof events.$inferSelect;
