@@ -505,6 +505,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold a basket: every line, or none
+         * @description Holds every line (1 to 20, each of another ticket, in one currency) in parallel, each in its ticket's object, for the shortest `hold_seconds` of its tickets (`expires_at`). If a line cannot be held, the others are released before the answer: `409 order_refused` lists why each refused line was, and nothing is held. If a ticket does not answer, `503 outcome_unknown`: retry with the same Idempotency-Key, and the order finishes releasing by itself meanwhile. Pay for it (`POST /orders/{id}/checkout`), have the box office confirm it, or cancel it. `user_id` may be left out by a user (themselves); the admin gives it.
+         */
+        post: operations["placeOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{order_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One order, as its object holds it, with its lines' entries once confirmed */
+        get: operations["getOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{order_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm every line (the box office)
+         * @description held → confirmed, every line with it. An expired order is confirmed only if every line can be taken again, else `409 hold_expired` and nothing is taken. Already confirmed: the same order.
+         */
+        post: operations["confirmOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{order_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order: every line's units go back
+         * @description Its owner while it is held; the box office while it is held or confirmed. A confirmed order paid through Stripe is refunded in full (each line's units by its ticket) and ends `refunded` once Stripe has made it; not once someone it admitted is checked in (`409 checked_in`). Already cancelled: the same order.
+         */
+        post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{order_id}/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pay for a held order with one Stripe Checkout Session
+         * @description One session for the whole order, one line item per line (a repeat returns the same session). Every line is held as long as the session (at least 31 minutes): told as `order.updated`. The order is confirmed by Stripe's webhook once paid.
+         */
+        post: operations["createOrderCheckoutSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A fan's orders, newest first, with their lines and entries
+         * @description From the read model (it trails the orders' objects by a D1 round trip); each confirmed line's entries, with their codes, from its ticket's object. `limit` 1 to 100 (20), and `cursor`: the `next_cursor` of the page before.
+         */
+        get: operations["listUserOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "ticket.created": {
@@ -767,6 +884,126 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "order.held": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.held
+         * @description An order was placed: every line is held (`POST /orders`). Its lines' purchase events carry `order_id`. Sent to the endpoints registered for it, signed (Standard Webhooks).
+         */
+        post: operations["orderHeld"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.updated
+         * @description An order's checkout lengthened it: its new `expires_at` (every line is held as long). Sent to the endpoints registered for it, signed (Standard Webhooks).
+         */
+        post: operations["orderUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.confirmed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.confirmed
+         * @description An order was confirmed, every line with it: paid, or by the box office. Sent to the endpoints registered for it, signed (Standard Webhooks).
+         */
+        post: operations["orderConfirmed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.cancelled
+         * @description An order was cancelled: by its owner or the box office, or its session expired at Stripe. Sent to the endpoints registered for it, signed (Standard Webhooks).
+         */
+        post: operations["orderCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.expired
+         * @description An order's deadline passed unpaid: every line's units went back. Sent to the endpoints registered for it, signed (Standard Webhooks).
+         */
+        post: operations["orderExpired"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.refunded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.refunded
+         * @description An order's payment is given back whole (paid after it expired with a line's units gone) or, after the box office cancelled a paid order, once every line's refund was made. Sent to the endpoints registered for it, signed (Standard Webhooks).
+         */
+        post: operations["orderRefunded"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -989,7 +1226,28 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
-            data: components["schemas"]["Purchase"];
+            data: components["schemas"]["PurchaseEventData"];
+        };
+        /**
+         * @example {
+         *       "id": 1000000000,
+         *       "user_id": 42,
+         *       "ticket_id": 1,
+         *       "game_id": 1,
+         *       "quantity": 2,
+         *       "unit_price": 35.5,
+         *       "total_price": 71,
+         *       "currency": "EUR",
+         *       "status": "confirmed",
+         *       "expires_at": null,
+         *       "confirmed_at": "2026-11-29T19:40:01.000Z",
+         *       "cancelled_at": null,
+         *       "created_at": "2026-11-29T19:40:01.000Z"
+         *     }
+         */
+        PurchaseEventData: components["schemas"]["Purchase"] & {
+            /** @description A line of this order (POST /orders) */
+            order_id?: string;
         };
         /**
          * @example {
@@ -1077,7 +1335,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
-            data: components["schemas"]["Purchase"];
+            data: components["schemas"]["PurchaseEventData"];
         };
         /**
          * @example {
@@ -1112,7 +1370,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
-            data: components["schemas"]["Purchase"];
+            data: components["schemas"]["PurchaseEventData"];
         };
         /**
          * @example {
@@ -1147,7 +1405,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
-            data: components["schemas"]["Purchase"];
+            data: components["schemas"]["PurchaseEventData"];
         };
         /**
          * @example {
@@ -1182,7 +1440,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
-            data: components["schemas"]["Purchase"];
+            data: components["schemas"]["PurchaseEventData"];
         };
         /**
          * @example {
@@ -1217,7 +1475,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
-            data: components["schemas"]["Purchase"];
+            data: components["schemas"]["PurchaseEventData"];
         };
         /**
          * @example {
@@ -1433,6 +1691,412 @@ export interface components {
         };
         /**
          * @example {
+         *       "id": "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+         *       "type": "order.held",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "data": {
+         *         "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *         "user_id": 42,
+         *         "status": "held",
+         *         "currency": "EUR",
+         *         "total_price": 96,
+         *         "refunded_price": 0,
+         *         "expires_at": "2026-11-29T19:55:01.000Z",
+         *         "created_at": "2026-11-29T19:40:01.000Z",
+         *         "confirmed_at": null,
+         *         "cancelled_at": null,
+         *         "lines": [
+         *           {
+         *             "ticket_id": 1,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "adult",
+         *             "quantity": 2,
+         *             "unit_price": 35.5,
+         *             "total_price": 71,
+         *             "purchase_id": 1000000007
+         *           },
+         *           {
+         *             "ticket_id": 2,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "child",
+         *             "quantity": 1,
+         *             "unit_price": 25,
+         *             "total_price": 25,
+         *             "purchase_id": 1000004096
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        OrderHeldEvent: {
+            /** @description Also sent as webhook-id: de-duplicate by it (delivery is at least once) */
+            id: string;
+            /** @enum {string} */
+            type: "order.held";
+            /**
+             * Format: date-time
+             * @description When the change was made: order by it where order matters
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            data: components["schemas"]["OrderEventData"];
+        };
+        /**
+         * @example {
+         *       "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *       "user_id": 42,
+         *       "status": "held",
+         *       "currency": "EUR",
+         *       "total_price": 96,
+         *       "refunded_price": 0,
+         *       "expires_at": "2026-11-29T19:55:01.000Z",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "confirmed_at": null,
+         *       "cancelled_at": null,
+         *       "lines": [
+         *         {
+         *           "ticket_id": 1,
+         *           "game_id": 1,
+         *           "name": "North Stand",
+         *           "type": "adult",
+         *           "quantity": 2,
+         *           "unit_price": 35.5,
+         *           "total_price": 71,
+         *           "purchase_id": 1000000007
+         *         },
+         *         {
+         *           "ticket_id": 2,
+         *           "game_id": 1,
+         *           "name": "North Stand",
+         *           "type": "child",
+         *           "quantity": 1,
+         *           "unit_price": 25,
+         *           "total_price": 25,
+         *           "purchase_id": 1000004096
+         *         }
+         *       ]
+         *     }
+         */
+        OrderEventData: {
+            /** @example ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80 */
+            id: string;
+            user_id: number;
+            /**
+             * @description held → confirmed → cancelled / refunded; held → expired / cancelled. Every line follows its order: none is confirmed, cancelled or expired apart from it
+             * @enum {string}
+             */
+            status: "held" | "confirmed" | "cancelled" | "expired" | "refunded";
+            currency: string;
+            total_price: number;
+            /** @description What Stripe has given back of it (0 if nothing) */
+            refunded_price: number;
+            /**
+             * Format: date-time
+             * @description While held: when it expires unless paid or confirmed
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            confirmed_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            cancelled_at: string | null;
+            lines: {
+                ticket_id: number;
+                game_id: number;
+                name: string;
+                type: string;
+                quantity: number;
+                unit_price: number;
+                total_price: number;
+                /** @description The line is this purchase of its ticket (order_id set) */
+                purchase_id: number;
+            }[];
+        };
+        /**
+         * @example {
+         *       "id": "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+         *       "type": "order.updated",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "data": {
+         *         "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *         "user_id": 42,
+         *         "status": "held",
+         *         "currency": "EUR",
+         *         "total_price": 96,
+         *         "refunded_price": 0,
+         *         "expires_at": "2026-11-29T20:12:00.000Z",
+         *         "created_at": "2026-11-29T19:40:01.000Z",
+         *         "confirmed_at": null,
+         *         "cancelled_at": null,
+         *         "lines": [
+         *           {
+         *             "ticket_id": 1,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "adult",
+         *             "quantity": 2,
+         *             "unit_price": 35.5,
+         *             "total_price": 71,
+         *             "purchase_id": 1000000007
+         *           },
+         *           {
+         *             "ticket_id": 2,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "child",
+         *             "quantity": 1,
+         *             "unit_price": 25,
+         *             "total_price": 25,
+         *             "purchase_id": 1000004096
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        OrderUpdatedEvent: {
+            /** @description Also sent as webhook-id: de-duplicate by it (delivery is at least once) */
+            id: string;
+            /** @enum {string} */
+            type: "order.updated";
+            /**
+             * Format: date-time
+             * @description When the change was made: order by it where order matters
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            data: components["schemas"]["OrderEventData"];
+        };
+        /**
+         * @example {
+         *       "id": "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+         *       "type": "order.confirmed",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "data": {
+         *         "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *         "user_id": 42,
+         *         "status": "confirmed",
+         *         "currency": "EUR",
+         *         "total_price": 96,
+         *         "refunded_price": 0,
+         *         "expires_at": null,
+         *         "created_at": "2026-11-29T19:40:01.000Z",
+         *         "confirmed_at": "2026-11-29T19:44:20.000Z",
+         *         "cancelled_at": null,
+         *         "lines": [
+         *           {
+         *             "ticket_id": 1,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "adult",
+         *             "quantity": 2,
+         *             "unit_price": 35.5,
+         *             "total_price": 71,
+         *             "purchase_id": 1000000007
+         *           },
+         *           {
+         *             "ticket_id": 2,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "child",
+         *             "quantity": 1,
+         *             "unit_price": 25,
+         *             "total_price": 25,
+         *             "purchase_id": 1000004096
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        OrderConfirmedEvent: {
+            /** @description Also sent as webhook-id: de-duplicate by it (delivery is at least once) */
+            id: string;
+            /** @enum {string} */
+            type: "order.confirmed";
+            /**
+             * Format: date-time
+             * @description When the change was made: order by it where order matters
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            data: components["schemas"]["OrderEventData"];
+        };
+        /**
+         * @example {
+         *       "id": "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+         *       "type": "order.cancelled",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "data": {
+         *         "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *         "user_id": 42,
+         *         "status": "cancelled",
+         *         "currency": "EUR",
+         *         "total_price": 96,
+         *         "refunded_price": 0,
+         *         "expires_at": null,
+         *         "created_at": "2026-11-29T19:40:01.000Z",
+         *         "confirmed_at": null,
+         *         "cancelled_at": "2026-11-29T19:47:30.000Z",
+         *         "lines": [
+         *           {
+         *             "ticket_id": 1,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "adult",
+         *             "quantity": 2,
+         *             "unit_price": 35.5,
+         *             "total_price": 71,
+         *             "purchase_id": 1000000007
+         *           },
+         *           {
+         *             "ticket_id": 2,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "child",
+         *             "quantity": 1,
+         *             "unit_price": 25,
+         *             "total_price": 25,
+         *             "purchase_id": 1000004096
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        OrderCancelledEvent: {
+            /** @description Also sent as webhook-id: de-duplicate by it (delivery is at least once) */
+            id: string;
+            /** @enum {string} */
+            type: "order.cancelled";
+            /**
+             * Format: date-time
+             * @description When the change was made: order by it where order matters
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            data: components["schemas"]["OrderEventData"];
+        };
+        /**
+         * @example {
+         *       "id": "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+         *       "type": "order.expired",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "data": {
+         *         "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *         "user_id": 42,
+         *         "status": "expired",
+         *         "currency": "EUR",
+         *         "total_price": 96,
+         *         "refunded_price": 0,
+         *         "expires_at": null,
+         *         "created_at": "2026-11-29T19:40:01.000Z",
+         *         "confirmed_at": null,
+         *         "cancelled_at": null,
+         *         "lines": [
+         *           {
+         *             "ticket_id": 1,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "adult",
+         *             "quantity": 2,
+         *             "unit_price": 35.5,
+         *             "total_price": 71,
+         *             "purchase_id": 1000000007
+         *           },
+         *           {
+         *             "ticket_id": 2,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "child",
+         *             "quantity": 1,
+         *             "unit_price": 25,
+         *             "total_price": 25,
+         *             "purchase_id": 1000004096
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        OrderExpiredEvent: {
+            /** @description Also sent as webhook-id: de-duplicate by it (delivery is at least once) */
+            id: string;
+            /** @enum {string} */
+            type: "order.expired";
+            /**
+             * Format: date-time
+             * @description When the change was made: order by it where order matters
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            data: components["schemas"]["OrderEventData"];
+        };
+        /**
+         * @example {
+         *       "id": "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b",
+         *       "type": "order.refunded",
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "data": {
+         *         "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *         "user_id": 42,
+         *         "status": "refunded",
+         *         "currency": "EUR",
+         *         "total_price": 96,
+         *         "refunded_price": 0,
+         *         "expires_at": null,
+         *         "created_at": "2026-11-29T19:40:01.000Z",
+         *         "confirmed_at": null,
+         *         "cancelled_at": null,
+         *         "lines": [
+         *           {
+         *             "ticket_id": 1,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "adult",
+         *             "quantity": 2,
+         *             "unit_price": 35.5,
+         *             "total_price": 71,
+         *             "purchase_id": 1000000007
+         *           },
+         *           {
+         *             "ticket_id": 2,
+         *             "game_id": 1,
+         *             "name": "North Stand",
+         *             "type": "child",
+         *             "quantity": 1,
+         *             "unit_price": 25,
+         *             "total_price": 25,
+         *             "purchase_id": 1000004096
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        OrderRefundedEvent: {
+            /** @description Also sent as webhook-id: de-duplicate by it (delivery is at least once) */
+            id: string;
+            /** @enum {string} */
+            type: "order.refunded";
+            /**
+             * Format: date-time
+             * @description When the change was made: order by it where order matters
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            data: components["schemas"]["OrderEventData"];
+        };
+        /**
+         * @example {
          *       "status": "ok"
          *     }
          */
@@ -1447,7 +2111,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "sold_out" | "sales_closed" | "user_limit" | "stock_below_sold" | "currency_locked" | "hold_expired" | "invalid_state" | "payment_provider_error" | "payments_not_configured" | "invalid_signature" | "checked_in" | "reissue_limit" | "not_chargeable" | "payment_refunded" | "idempotency_key_reused" | "payload_too_large" | "unsupported_media_type" | "unavailable" | "overloaded" | "outcome_unknown" | "internal";
+            code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "sold_out" | "sales_closed" | "user_limit" | "stock_below_sold" | "currency_locked" | "hold_expired" | "invalid_state" | "payment_provider_error" | "payments_not_configured" | "invalid_signature" | "checked_in" | "reissue_limit" | "not_chargeable" | "payment_refunded" | "part_of_order" | "order_refused" | "currency_mismatch" | "idempotency_key_reused" | "payload_too_large" | "unsupported_media_type" | "unavailable" | "overloaded" | "outcome_unknown" | "internal";
             errors?: {
                 field: string;
                 message: string;
@@ -1487,6 +2151,34 @@ export interface components {
             currency?: string;
             /** @description not_chargeable: the least Stripe charges in it */
             minimum?: number;
+            /** @description part_of_order: the order this purchase is a line of */
+            order_id?: string;
+            /**
+             * @description invalid_state: the order's state
+             * @enum {string}
+             */
+            order_status?: "held" | "confirmed" | "cancelled" | "expired" | "refunded";
+            /** @description order_refused: why each refused line was (the others were held, and released) */
+            lines?: {
+                ticket_id: number;
+                /** @description sold_out, sales_closed, user_limit, ticket_not_found, ... */
+                code: string;
+                available?: number;
+                max_per_user?: number;
+                bought?: number;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-29T19:40:00.000Z
+                 */
+                sales_start?: string | null;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-29T19:40:00.000Z
+                 */
+                sales_end?: string | null;
+            }[];
+            /** @description currency_mismatch: the lines' currencies */
+            currencies?: string[];
         };
         /**
          * @example {
@@ -1545,7 +2237,8 @@ export interface components {
          *     }
          */
         PurchaseCreate: {
-            user_id: number;
+            /** @description Whom it is for; a user's own token may leave it out (the admin may not) */
+            user_id?: number;
             ticket_id: number;
             /** @default 1 */
             quantity?: number;
@@ -2047,7 +2740,7 @@ export interface components {
              *       "*"
              *     ]
              */
-            event_types?: ("ticket.created" | "ticket.updated" | "ticket.sold_out" | "purchase.held" | "purchase.updated" | "purchase.confirmed" | "purchase.cancelled" | "purchase.expired" | "purchase.refunded" | "entry.checked_in" | "entry.check_in_undone" | "entry.cancelled" | "entry.reissued" | "*")[];
+            event_types?: ("ticket.created" | "ticket.updated" | "ticket.sold_out" | "purchase.held" | "purchase.updated" | "purchase.confirmed" | "purchase.cancelled" | "purchase.expired" | "purchase.refunded" | "entry.checked_in" | "entry.check_in_undone" | "entry.cancelled" | "entry.reissued" | "order.held" | "order.updated" | "order.confirmed" | "order.cancelled" | "order.expired" | "order.refunded" | "*")[];
             /** @default true */
             enabled?: boolean;
         };
@@ -2061,7 +2754,7 @@ export interface components {
             /** @description https only (http://localhost too in development); not a private address */
             url?: string;
             /** @description The events to deliver; ["*"]: all of them, including types added later. */
-            event_types?: ("ticket.created" | "ticket.updated" | "ticket.sold_out" | "purchase.held" | "purchase.updated" | "purchase.confirmed" | "purchase.cancelled" | "purchase.expired" | "purchase.refunded" | "entry.checked_in" | "entry.check_in_undone" | "entry.cancelled" | "entry.reissued" | "*")[];
+            event_types?: ("ticket.created" | "ticket.updated" | "ticket.sold_out" | "purchase.held" | "purchase.updated" | "purchase.confirmed" | "purchase.cancelled" | "purchase.expired" | "purchase.refunded" | "entry.checked_in" | "entry.check_in_undone" | "entry.cancelled" | "entry.reissued" | "order.held" | "order.updated" | "order.confirmed" | "order.cancelled" | "order.expired" | "order.refunded" | "*")[];
             enabled?: boolean;
         };
         /**
@@ -2108,6 +2801,213 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *       "user_id": 42,
+         *       "status": "confirmed",
+         *       "currency": "EUR",
+         *       "total_price": 96,
+         *       "refunded_price": 0,
+         *       "expires_at": null,
+         *       "created_at": "2026-11-29T19:40:01.000Z",
+         *       "confirmed_at": "2026-11-29T19:44:20.000Z",
+         *       "cancelled_at": null,
+         *       "lines": [
+         *         {
+         *           "ticket_id": 1,
+         *           "game_id": 1,
+         *           "name": "North Stand",
+         *           "type": "adult",
+         *           "quantity": 2,
+         *           "unit_price": 35.5,
+         *           "total_price": 71,
+         *           "purchase_id": 1000000007,
+         *           "status": "confirmed",
+         *           "entries": [
+         *             {
+         *               "id": 1000000000001,
+         *               "purchase_id": 1000000000,
+         *               "code": "E1BWRldi0xgaCUpY0dAQHAyF1Uh8v8eHc31VKfO6JH0UUiFEmPUfw5UbsVKYmjyIp6Cnr_nguqpvLUqDxLJjJZ9ILFDw3-9L2UUFha4G8D",
+         *               "status": "valid",
+         *               "checked_in_at": null
+         *             }
+         *           ]
+         *         },
+         *         {
+         *           "ticket_id": 2,
+         *           "game_id": 1,
+         *           "name": "North Stand",
+         *           "type": "child",
+         *           "quantity": 1,
+         *           "unit_price": 25,
+         *           "total_price": 25,
+         *           "purchase_id": 1000004096,
+         *           "status": "confirmed",
+         *           "entries": []
+         *         }
+         *       ]
+         *     }
+         */
+        Order: {
+            /** @example ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80 */
+            id: string;
+            user_id: number;
+            /**
+             * @description held → confirmed → cancelled / refunded; held → expired / cancelled. Every line follows its order: none is confirmed, cancelled or expired apart from it
+             * @enum {string}
+             */
+            status: "held" | "confirmed" | "cancelled" | "expired" | "refunded";
+            currency: string;
+            total_price: number;
+            /** @description What Stripe has given back of it (0 if nothing) */
+            refunded_price: number;
+            /**
+             * Format: date-time
+             * @description While held: when it expires unless paid or confirmed
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            confirmed_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T19:40:00.000Z
+             */
+            cancelled_at: string | null;
+            lines: components["schemas"]["OrderLine"][];
+        };
+        /**
+         * @example {
+         *       "ticket_id": 1,
+         *       "game_id": 1,
+         *       "name": "North Stand",
+         *       "type": "adult",
+         *       "quantity": 2,
+         *       "unit_price": 35.5,
+         *       "total_price": 71,
+         *       "purchase_id": 1000000007,
+         *       "status": "confirmed",
+         *       "entries": [
+         *         {
+         *           "id": 1000000000001,
+         *           "purchase_id": 1000000000,
+         *           "code": "E1BWRldi0xgaCUpY0dAQHAyF1Uh8v8eHc31VKfO6JH0UUiFEmPUfw5UbsVKYmjyIp6Cnr_nguqpvLUqDxLJjJZ9ILFDw3-9L2UUFha4G8D",
+         *           "status": "valid",
+         *           "checked_in_at": null
+         *         }
+         *       ]
+         *     }
+         */
+        OrderLine: {
+            ticket_id: number;
+            game_id: number;
+            name: string;
+            type: string;
+            quantity: number;
+            unit_price: number;
+            total_price: number;
+            /** @description The line is this purchase of its ticket (order_id set) */
+            purchase_id: number;
+            /**
+             * @description Its purchase's state, as its ticket holds it
+             * @enum {string}
+             */
+            status: "held" | "confirmed" | "cancelled" | "expired" | "refunded";
+            /** @description Once confirmed: one per person admitted, with their codes (its owner and the admin) */
+            entries?: components["schemas"]["Entry"][];
+        };
+        /**
+         * @example {
+         *       "user_id": 42,
+         *       "lines": [
+         *         {
+         *           "ticket_id": 1,
+         *           "quantity": 2
+         *         },
+         *         {
+         *           "ticket_id": 2,
+         *           "quantity": 1
+         *         }
+         *       ]
+         *     }
+         */
+        OrderCreate: {
+            /** @description Whom it is for; a user's own token may leave it out (the admin may not) */
+            user_id?: number;
+            /** @description 1 to 20 lines, each of another ticket, all sold in one currency */
+            lines: {
+                ticket_id: number;
+                /** @default 1 */
+                quantity?: number;
+            }[];
+        };
+        /**
+         * @example {
+         *       "orders": [
+         *         {
+         *           "id": "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80",
+         *           "user_id": 42,
+         *           "status": "confirmed",
+         *           "currency": "EUR",
+         *           "total_price": 96,
+         *           "refunded_price": 0,
+         *           "expires_at": null,
+         *           "created_at": "2026-11-29T19:40:01.000Z",
+         *           "confirmed_at": "2026-11-29T19:44:20.000Z",
+         *           "cancelled_at": null,
+         *           "lines": [
+         *             {
+         *               "ticket_id": 1,
+         *               "game_id": 1,
+         *               "name": "North Stand",
+         *               "type": "adult",
+         *               "quantity": 2,
+         *               "unit_price": 35.5,
+         *               "total_price": 71,
+         *               "purchase_id": 1000000007,
+         *               "status": "confirmed",
+         *               "entries": [
+         *                 {
+         *                   "id": 1000000000001,
+         *                   "purchase_id": 1000000000,
+         *                   "code": "E1BWRldi0xgaCUpY0dAQHAyF1Uh8v8eHc31VKfO6JH0UUiFEmPUfw5UbsVKYmjyIp6Cnr_nguqpvLUqDxLJjJZ9ILFDw3-9L2UUFha4G8D",
+         *                   "status": "valid",
+         *                   "checked_in_at": null
+         *                 }
+         *               ]
+         *             },
+         *             {
+         *               "ticket_id": 2,
+         *               "game_id": 1,
+         *               "name": "North Stand",
+         *               "type": "child",
+         *               "quantity": 1,
+         *               "unit_price": 25,
+         *               "total_price": 25,
+         *               "purchase_id": 1000004096,
+         *               "status": "confirmed",
+         *               "entries": []
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        OrderList: {
+            orders: components["schemas"]["Order"][];
+            /** @description Send it as `cursor` for the next page; null: no more */
+            next_cursor: string | null;
         };
     };
     responses: never;
@@ -3021,7 +3921,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `hold_expired` (with `available`), `user_limit` (an ended hold's units would take its buyer past `max_per_user`), `invalid_state` (with `purchase_status`), or `payment_refunded` (a payment for the ended hold is given back, so it is not confirmed) */
+            /** @description `part_of_order` (with `order_id`: confirm its order), `hold_expired` (with `available`), `user_limit` (an ended hold's units would take its buyer past `max_per_user`), `invalid_state` (with `purchase_status`), or `payment_refunded` (a payment for the ended hold is given back, so it is not confirmed) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3097,7 +3997,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_state` (with `purchase_status`), or `checked_in`: someone entered on it */
+            /** @description `invalid_state` (with `purchase_status`), `checked_in`: someone entered on it, or `part_of_order` (with `order_id`): cancel its order */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4330,6 +5230,505 @@ export interface operations {
             };
         };
     };
+    placeOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: a repeat with the same key and body answers the first result. A new one (e.g. a UUID) per order. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The basket */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderCreate"];
+            };
+        };
+        responses: {
+            /** @description The order, held (a replay with the same key answers it as it now is) */
+            201: {
+                headers: {
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `order_refused` (with `lines`): a line cannot be held, nothing is; `currency_mismatch` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key already used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `outcome_unknown`: a ticket or the order did not answer. Retry with the same Idempotency-Key: it answers the order if it was placed (or places it, nothing being held). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the read model (D1) is down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_state` (with `order_status`), `hold_expired`, or `checked_in` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `outcome_unknown`: a line's ticket did not answer. Retrying is safe: the order ends up in the state asked for once. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_state` (with `order_status`), `hold_expired`, or `checked_in` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `outcome_unknown`: a line's ticket did not answer. Retrying is safe: the order ends up in the state asked for once. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createOrderCheckoutSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Where Stripe sends the buyer back */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutCreate"];
+            };
+        };
+        responses: {
+            /** @description The session: send the buyer to `checkout_url` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutSession"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_state`: only a held order can be paid for; `not_chargeable`; `hold_expired` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payments_not_configured`: no Stripe keys are set; orders are confirmed by the admin */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `payment_provider_error`: Stripe failed; retry (the same session if one was made) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `outcome_unknown`: Retrying is safe: the order ends up in the state asked for once. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listUserOrders: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The `next_cursor` of the page before */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of orders */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderList"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the read model (D1) is down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ticketCreated: {
         parameters: {
             query?: never;
@@ -4863,6 +6262,264 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EntryReissuedEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx answer within 10 s */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled, and nothing more is sent to it */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderHeld: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed: refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with the base64 part of the endpoint's secret after `whsec_`; compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderHeldEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx answer within 10 s */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled, and nothing more is sent to it */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderUpdated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed: refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with the base64 part of the endpoint's secret after `whsec_`; compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderUpdatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx answer within 10 s */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled, and nothing more is sent to it */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderConfirmed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed: refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with the base64 part of the endpoint's secret after `whsec_`; compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderConfirmedEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx answer within 10 s */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled, and nothing more is sent to it */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed: refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with the base64 part of the endpoint's secret after `whsec_`; compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderCancelledEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx answer within 10 s */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled, and nothing more is sent to it */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderExpired: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed: refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with the base64 part of the endpoint's secret after `whsec_`; compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderExpiredEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx answer within 10 s */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled, and nothing more is sent to it */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (no answer in 10 s, a 5xx, a redirect, which is not followed): retried after 1 minute, doubling to 12 hours, 15 times; then the delivery is dead and an admin can retry it */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderRefunded: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every attempt */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed: refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with the base64 part of the endpoint's secret after `whsec_`; compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderRefundedEvent"];
             };
         };
         responses: {

@@ -13,12 +13,15 @@ import { ApiError, problem, toApiError } from "./http/problem";
 import { checkinsRouter } from "./http/routes/checkins";
 import { entriesRouter } from "./http/routes/entries";
 import { gamesRouter } from "./http/routes/games";
+import { ordersRouter } from "./http/routes/orders";
 import { paymentsRouter } from "./http/routes/payments";
 import { purchasesRouter } from "./http/routes/purchases";
 import { ticketsRouter } from "./http/routes/tickets";
+import { usersRouter } from "./http/routes/users";
 import { webhooksRouter } from "./http/routes/webhooks";
 import { healthSchema } from "./http/schemas";
 
+export { OrderCoordinator } from "./order/order-coordinator";
 export { TicketSeller } from "./ticket/ticket-seller";
 
 const health = createRoute({
@@ -72,7 +75,9 @@ const routes = app
   .route("/checkins", checkinsRouter)
   .route("/entries", entriesRouter)
   .route("/games", gamesRouter)
-  .route("/webhooks", webhooksRouter);
+  .route("/webhooks", webhooksRouter)
+  .route("/orders", ordersRouter)
+  .route("/users", usersRouter);
 
 serveDocument(app);
 app.get("/docs", (c) => c.html(docsPage));

@@ -227,8 +227,14 @@ describe("the document's examples", () => {
       "user_limit",
       "invalid_state",
       "payment_refunded",
+      "part_of_order",
     ]);
-    expect(codes("/purchases/{purchase_id}/cancel", "post", 409)).toEqual(["invalid_state", "checked_in"]);
+    expect(codes("/purchases/{purchase_id}/cancel", "post", 409)).toEqual([
+      "invalid_state",
+      "checked_in",
+      "part_of_order",
+    ]);
+    expect(codes("/orders", "post", 409)).toEqual(["order_refused", "currency_mismatch"]);
     expect(codes("/tickets/{ticket_id}", "patch", 409)).toEqual(["stock_below_sold", "currency_locked"]);
     expect(codes("/tickets/{ticket_id}", "get", 503)).toEqual(["unavailable"]);
     expect(codes("/tickets", "post", 401)).toEqual(["unauthorized"]);

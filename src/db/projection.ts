@@ -1,4 +1,5 @@
 import { and, eq, getTableColumns, gte, lte, sql } from "drizzle-orm";
+import type { LineRow, OrderRow, OrderStatus } from "../order/schema";
 import {
   type EntryRow as ObjectEntry,
   type PurchaseRow as ObjectPurchase,
@@ -114,4 +115,56 @@ export function insertEntryChanges(
       )
       .bind(ticket.id, ticket.game_id, JSON.stringify(rows)),
   ];
+}
+
+/** An order as its object holds it, replacing only an older version of it. */
+export function upsertOrder(
+  d1: D1,
+  o: Pick<
+    OrderRow,
+    | "id"
+    | "user_id"
+    | "currency"
+    | "total_minor"
+    | "refunded_minor"
+    | "created_at"
+    | "expires_at"
+    | "confirmed_at"
+    | "cancelled_at"
+    | "version"
+  > & { status: OrderStatus },
+  lines: LineRow[],
+): D1PreparedStatement {
+  const shown = lines.map((l) => ({
+    ticket_id: l.ticket_id,
+    game_id: l.game_id,
+    name: l.name,
+    type: l.type,
+    quantity: l.quantity,
+    unit_price_minor: l.unit_price_minor,
+    purchase_id: l.purchase_id,
+  }));
+  return d1
+    .prepare(
+      `INSERT INTO "orders" ("id", "user_id", "status", "currency", "total_minor", "refunded_minor", "lines", "created_at", "expires_at", "confirmed_at", "cancelled_at", "version") ` +
+        `VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT ("id") DO UPDATE SET ` +
+        `"status" = excluded."status", "currency" = excluded."currency", "total_minor" = excluded."total_minor", ` +
+        `"refunded_minor" = excluded."refunded_minor", "lines" = excluded."lines", "expires_at" = excluded."expires_at", ` +
+        `"confirmed_at" = excluded."confirmed_at", "cancelled_at" = excluded."cancelled_at", "version" = excluded."version" ` +
+        `WHERE excluded."version" > "orders"."version"`,
+    )
+    .bind(
+      o.id,
+      o.user_id,
+      o.status,
+      o.currency,
+      o.total_minor,
+      o.refunded_minor,
+      JSON.stringify(shown),
+      o.created_at,
+      o.status === "held" ? o.expires_at : null,
+      o.confirmed_at,
+      o.cancelled_at,
+      o.version,
+    );
 }

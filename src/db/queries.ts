@@ -5,6 +5,7 @@ import type { PurchaseStatus } from "../ticket/schema";
 import {
   eventOutbox,
   type NewTicketRow,
+  orders,
   purchaseIdBlocks,
   purchases,
   sequences,
@@ -161,4 +162,33 @@ export async function ticketOfPurchase(db: Db, purchaseId: number): Promise<numb
   const block = blocks[0];
   if (block && purchaseId < block.end) return block.ticket_id;
   return legacy[0]?.ticket_id;
+}
+
+/** A user's orders, newest first, after `before` (the last of the page before: created_at and id). */
+export function listOrdersOfUser(db: Db, userId: number, before: [string, string] | null, limit: number) {
+  return db
+    .select()
+    .from(orders)
+    .where(
+      and(
+        eq(orders.user_id, userId),
+        before ? sql`(${orders.created_at}, ${orders.id}) < (${before[0]}, ${before[1]})` : undefined,
+      ),
+    )
+    .orderBy(desc(orders.created_at), desc(orders.id))
+    .limit(limit);
+}
+
+/** The purchases that are lines of these orders: their state and what was given back of them. */
+export function linesOfOrders(db: Db, orderIds: string[]) {
+  return db
+    .select({
+      id: purchases.id,
+      order_id: purchases.order_id,
+      ticket_id: purchases.ticket_id,
+      status: purchases.status,
+      refunded_minor: purchases.refunded_minor,
+    })
+    .from(purchases)
+    .where(sql`${purchases.order_id} IN (SELECT value FROM json_each(${JSON.stringify(orderIds)}))`);
 }

@@ -15,6 +15,12 @@ export const EVENT_TYPES = [
   "entry.check_in_undone",
   "entry.cancelled",
   "entry.reissued",
+  "order.held",
+  "order.updated",
+  "order.confirmed",
+  "order.cancelled",
+  "order.expired",
+  "order.refunded",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { decode, verify, verifyWithJwks } from "hono/jwt";
 import type { HonoJsonWebKey } from "hono/utils/jwt/jws";
 import type { AppEnv } from "./context";
-import { ApiError } from "./problem";
+import { ApiError, invalid } from "./problem";
 
 // Who is calling: the box office / back office with the admin token, a fan
 // with a JWT from our own secret or an identity provider's keys, or nobody.
@@ -201,6 +201,20 @@ export const auth =
   };
 
 /** Admins act for anyone; a user only for themselves. */
+/**
+ * Whom a purchase or an order is for: the `user_id` given, or, when a user
+ * leaves it out, themselves (the admin must say). Admins act for anyone; a
+ * user only for themselves.
+ */
+export function buyerOf(principal: Principal, userId: number | undefined): number {
+  if (userId === undefined) {
+    if (principal.role === "user") return principal.id;
+    throw invalid([{ field: "user_id", message: "is required when the admin orders (for whom?)" }]);
+  }
+  assertActsFor(principal, userId);
+  return userId;
+}
+
 export function assertActsFor(principal: Principal, userId: number): void {
   if (principal.role === "admin") return;
   if (principal.role === "user" && principal.id === userId) return;

@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { EVENT_TYPES, type EventType } from "../events/types";
 import type { AppEnv } from "./context";
-import { eventSchemas, webhookHeaders } from "./schemas";
+import { eventSchemas, webhookHeaders } from "./schemas/events";
 
 // The OpenAPI document at /openapi.json: the routes' own definitions, plus
 // what only the document says (how to authenticate, where the API runs, what
@@ -18,7 +18,7 @@ const description = `Sells tickets for sports games.
 
 **Errors.** Every error is an RFC 9457 problem document (\`application/problem+json\`) with a stable \`code\`; each error answer below has an example per code it can carry.
 
-**Retries.** \`POST /tickets\`, \`/tickets/buy\` and \`/tickets/hold\` take an \`Idempotency-Key\`: a new one per order, the same one to retry it.
+**Retries.** \`POST /tickets\`, \`/tickets/buy\`, \`/tickets/hold\` and \`/orders\` take an \`Idempotency-Key\`: a new one per order, the same one to retry it.
 
 **Webhooks.** The events sent to the endpoints registered with \`POST /webhooks\` are listed under Webhooks, with their payloads and signature headers.`;
 
@@ -40,6 +40,15 @@ const events: Record<EventType, string> = {
   "entry.check_in_undone": "The admin undid an entry's check-in (`DELETE /checkins/{entry_id}`): it is valid again.",
   "entry.cancelled": "An entry was cancelled before check-in; its unit went back to the ticket.",
   "entry.reissued": "An entry's code was reissued: the new entry, with `replaces`, the entry now revoked.",
+  "order.held":
+    "An order was placed: every line is held (`POST /orders`). Its lines' purchase events carry `order_id`.",
+  "order.updated": "An order's checkout lengthened it: its new `expires_at` (every line is held as long).",
+  "order.confirmed": "An order was confirmed, every line with it: paid, or by the box office.",
+  "order.cancelled": "An order was cancelled: by its owner or the box office, or its session expired at Stripe.",
+  "order.expired": "An order's deadline passed unpaid: every line's units went back.",
+  "order.refunded":
+    "An order's payment is given back whole (paid after it expired with a line's units gone) or, after the box " +
+    "office cancelled a paid order, once every line's refund was made.",
 };
 
 const camel = (type: EventType) => type.replace(/[._](\w)/g, (_, c: string) => c.toUpperCase());
@@ -105,6 +114,12 @@ export function serveDocument(app: OpenAPIHono<AppEnv>): void {
         description:
           "Buy or hold units of a ticket (with an `Idempotency-Key`), then a purchase's life: read it exactly, " +
           "confirm, cancel, pay with Stripe Checkout.",
+      },
+      {
+        name: "orders",
+        description:
+          "A basket over several tickets: held all or nothing (each line in its ticket's object), paid once with one " +
+          "Stripe Checkout Session, confirmed or cancelled as a whole; a fan's orders with their entries.",
       },
       {
         name: "payments",

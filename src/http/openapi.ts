@@ -2,6 +2,7 @@ import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import { forbidden } from "./auth";
 import type { AppEnv } from "./context";
 import { keyReused } from "./idempotency";
+import { orderRejectionError } from "./order-object";
 import { ApiError, invalid, notFound, outcomeUnknown, type ProblemCode, problemBody, unavailable } from "./problem";
 import { problemSchema } from "./schemas";
 import { noAnswer, rejectionError } from "./ticket-object";
@@ -61,7 +62,13 @@ const examples: Record<Documented, ApiError> = {
     minimum_minor: 50,
   }),
   payment_refunded: rejectionError({ ok: false, code: "payment_refunded" }),
-  part_of_order: rejectionError({ ok: false, code: "part_of_order", order_id: "ord_5jv0x7k2m9q4d8r1t6w3yz0abc" }),
+  part_of_order: rejectionError({ ok: false, code: "part_of_order", order_id: "ord_5f0c8a52b1d94e7c9a3b6d1e2f4a7c80" }),
+  order_refused: orderRejectionError({
+    ok: false,
+    code: "order_refused",
+    lines: [{ ticket_id: 2, code: "sold_out", available: 1 }],
+  }),
+  currency_mismatch: orderRejectionError({ ok: false, code: "currency_mismatch", currencies: ["EUR", "GBP"] }),
   idempotency_key_reused: keyReused("order"),
   payload_too_large: tooLarge(MAX_BODY_BYTES),
   unsupported_media_type: new ApiError(415, "unsupported_media_type", "Send the body as application/json."),

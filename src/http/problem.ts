@@ -30,6 +30,8 @@ const titles = {
   not_chargeable: "Amount not chargeable",
   payment_refunded: "Payment refunded",
   part_of_order: "Part of an order",
+  order_refused: "Order refused",
+  currency_mismatch: "Currencies differ",
   idempotency_key_reused: "Idempotency key reused",
   payload_too_large: "Payload too large",
   unsupported_media_type: "Unsupported media type",

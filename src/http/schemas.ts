@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES } from "../db/schema";
-import { EVENT_TYPES, type EventType } from "../events/types";
+import { EVENT_TYPES } from "../events/types";
+import { ORDER_STATUSES } from "../order/schema";
 import { ENTRY_STATUSES, PURCHASE_STATUSES, REFUND_REASONS } from "../ticket/schema";
 import { PROBLEM_CODES } from "./problem";
 
@@ -13,7 +14,7 @@ const CODES = [
   "E1BWRldi0xgaCUpY0dAQHAyF1Uh8v8eHc31VKfO6JH0UUiFEmPUfw5UbsVKYmjyIp6Cnr_nguqpvLUqDxLJjJZ9ILFDw3-9L2UUFha4G8D",
   "E1BWRldi0xgqCUpY0dAQFumiPtupndIQpMWgoVNet9o0u6epiDa2sXQai9f27HOi3VLsSThKXCzUaaJpwkT3CgeELM7zGQOMQ73IS2Cl8O",
 ] as const;
-const BOUGHT_AT = "2026-11-29T19:40:01.000Z";
+export const BOUGHT_AT = "2026-11-29T19:40:01.000Z";
 const SCANNED_AT = "2026-12-05T19:12:44.000Z";
 export const ticketExample = {
   id: 1,
@@ -58,7 +59,7 @@ export const heldExample = {
   expires_at: "2026-11-29T19:55:01.000Z",
   confirmed_at: null,
 };
-const entryExample = {
+export const entryExample = {
   id: 1000000000001,
   purchase_id: 1000000000,
   code: CODES[0],
@@ -90,7 +91,7 @@ const label = (max: number) =>
     .refine((s) => /\S/.test(s), "must not be blank")
     .refine((s) => !CONTROL.test(s), "must not contain control characters");
 
-const id = z.int().min(1);
+export const id = z.int().min(1);
 
 const price = z
   .number()
@@ -98,7 +99,7 @@ const price = z
   .max(10_000_000)
   .refine((n) => Math.abs(n * 100 - Math.round(n * 100)) < 1e-6, "must have at most 2 decimals");
 
-const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code of 3 upper-case letters");
+export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code of 3 upper-case letters");
 
 // An instant in UTC ("Z"), stored in one normal form so instants compare as text.
 const instant = z.iso
@@ -169,14 +170,16 @@ export const patchTicketSchema = z
 
 export const buySchema = z
   .strictObject({
-    user_id: id,
+    user_id: id
+      .optional()
+      .openapi({ description: "Whom it is for; a user's own token may leave it out (the admin may not)" }),
     ticket_id: id,
     // The ticket's own max_per_order (at most 100) is checked by its seller.
     quantity: z.int().min(1).max(100).default(1),
   })
   .openapi("PurchaseCreate", { example: { user_id: 42, ticket_id: 1, quantity: 2 } });
 
-const timestamp = z.string().openapi({ format: "date-time", example: "2026-11-29T19:40:00.000Z" });
+export const timestamp = z.string().openapi({ format: "date-time", example: "2026-11-29T19:40:00.000Z" });
 
 export const ticketSchema = z
   .object({
@@ -277,6 +280,23 @@ export const problemSchema = z
     sales_end: timestamp.nullable().optional().openapi({ description: "sales_closed: when sales close" }),
     currency: currency.optional().openapi({ description: "not_chargeable: the purchase's currency" }),
     minimum: z.number().optional().openapi({ description: "not_chargeable: the least Stripe charges in it" }),
+    order_id: z.string().optional().openapi({ description: "part_of_order: the order this purchase is a line of" }),
+    order_status: z.enum(ORDER_STATUSES).optional().openapi({ description: "invalid_state: the order's state" }),
+    lines: z
+      .array(
+        z.object({
+          ticket_id: id,
+          code: z.string().openapi({ description: "sold_out, sales_closed, user_limit, ticket_not_found, ..." }),
+          available: z.int().optional(),
+          max_per_user: z.int().optional(),
+          bought: z.int().optional(),
+          sales_start: timestamp.nullable().optional(),
+          sales_end: timestamp.nullable().optional(),
+        }),
+      )
+      .optional()
+      .openapi({ description: "order_refused: why each refused line was (the others were held, and released)" }),
+    currencies: z.array(currency).optional().openapi({ description: "currency_mismatch: the lines' currencies" }),
   })
   // No example here: each answer has its own, per code (problems() in openapi.ts).
   .openapi("Problem", { description: "RFC 9457 problem document" });
@@ -285,7 +305,7 @@ export const healthSchema = z.object({ status: z.literal("ok") }).openapi("Healt
 
 // Path and query values arrive as text: accept plain decimal digits only, so
 // "1e3", "0x10", " 7" or "+7" are refused rather than coerced.
-const digits = (min: number, max: number) =>
+export const digits = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d{1,16}$/, "must be a whole number written in decimal digits")
@@ -433,7 +453,7 @@ export const SCAN_REASONS = [
 ] as const;
 
 /** An entry as a scan shows it: without its code (the scanner has it). */
-const scannedEntryFields = {
+export const scannedEntryFields = {
   id,
   purchase_id: id,
   ticket_id: id,
@@ -676,105 +696,4 @@ export const deliveriesQuery = z.object({
     .optional()
     .transform((v) => v ?? 50)
     .openapi({ param: { name: "limit", in: "query" }, type: "integer", example: 50 }),
-});
-
-// Events, as webhook endpoints receive them: the ticket, purchase or entry as of the change.
-
-const entryEventExample = { ...scannedEntryExample, user_id: 42 };
-
-/** An entry in an event: with its holder, and never its code (a code admits). */
-export const entryEventSchema = z
-  .strictObject({ ...scannedEntryFields, user_id: id })
-  .openapi("EntryEventData", { example: entryEventExample });
-
-// Each its own strict object, not an extension: allOf of two closed objects would admit nothing.
-export const checkedInEntryEventSchema = z
-  .strictObject({
-    ...scannedEntryFields,
-    user_id: id,
-    conflict: z.literal(true).optional().openapi({
-      description: "An offline admission made before the entry was cancelled or reissued: recorded all the same",
-    }),
-    admitted_with: id.optional().openapi({
-      description: "This entry replaced a revoked one whose code an offline gate admitted: its holder is in",
-    }),
-  })
-  .openapi("CheckedInEntryEventData", { example: entryEventExample });
-
-const reissuedExample = {
-  ...entryEventExample,
-  id: 1000000000003,
-  status: "valid" as const,
-  checked_in_at: null,
-  checked_in_gate: null,
-  replaces: 1000000000002,
-};
-export const reissuedEntryEventSchema = z
-  .strictObject({
-    ...scannedEntryFields,
-    user_id: id,
-    replaces: id.openapi({ description: "The entry whose code this one replaces (now revoked)" }),
-  })
-  .openapi("ReissuedEntryEventData", { example: reissuedExample });
-
-/** The body of one event type: `data` is the object as of the change. */
-const eventSchema = <T extends z.ZodType>(type: EventType, data: T, example: z.input<T>) =>
-  z
-    .object({
-      id: z
-        .string()
-        .regex(/^evt_[0-9a-f]{32}$/)
-        .openapi({ description: "Also sent as webhook-id: de-duplicate by it (delivery is at least once)" }),
-      type: z.literal(type),
-      created_at: timestamp.openapi({ description: "When the change was made: order by it where order matters" }),
-      data,
-    })
-    .openapi(`${type.replace(/(^|[._])(\w)/g, (_, __, c: string) => c.toUpperCase())}Event`, {
-      example: { id: "evt_0f3c2b7e9a1d4e6f8b5c7a9d1e3f5a7b", type, created_at: BOUGHT_AT, data: example },
-    });
-
-const valid = { ...entryEventExample, status: "valid" as const, checked_in_at: null, checked_in_gate: null };
-
-export const eventSchemas: Record<EventType, z.ZodType> = {
-  "ticket.created": eventSchema("ticket.created", ticketSchema, { ...ticketExample, sold: 0, held: 0, available: 500 }),
-  "ticket.updated": eventSchema("ticket.updated", ticketSchema, ticketExample),
-  "ticket.sold_out": eventSchema("ticket.sold_out", ticketSchema, { ...ticketExample, sold: 494, available: 0 }),
-  "purchase.held": eventSchema("purchase.held", purchaseSchema, heldExample),
-  "purchase.updated": eventSchema("purchase.updated", purchaseSchema, {
-    ...heldExample,
-    expires_at: "2026-11-29T20:12:00.000Z",
-  }),
-  "purchase.confirmed": eventSchema("purchase.confirmed", purchaseSchema, purchaseExample),
-  "purchase.cancelled": eventSchema("purchase.cancelled", purchaseSchema, {
-    ...heldExample,
-    status: "cancelled",
-    cancelled_at: "2026-11-29T19:47:30.000Z",
-  }),
-  "purchase.expired": eventSchema("purchase.expired", purchaseSchema, { ...heldExample, status: "expired" }),
-  "purchase.refunded": eventSchema("purchase.refunded", purchaseSchema, { ...heldExample, status: "refunded" }),
-  "entry.checked_in": eventSchema("entry.checked_in", checkedInEntryEventSchema, entryEventExample),
-  "entry.check_in_undone": eventSchema("entry.check_in_undone", entryEventSchema, valid),
-  "entry.cancelled": eventSchema("entry.cancelled", entryEventSchema, {
-    ...valid,
-    status: "cancelled",
-  }),
-  "entry.reissued": eventSchema("entry.reissued", reissuedEntryEventSchema, reissuedExample),
-};
-
-export const webhookHeaders = z.object({
-  "webhook-id": z
-    .string()
-    .openapi({ param: { name: "webhook-id", in: "header" }, description: "The event's id: the same on every attempt" }),
-  "webhook-timestamp": z.string().openapi({
-    param: { name: "webhook-timestamp", in: "header" },
-    description: "Unix seconds when this attempt was signed: refuse one more than 5 minutes off",
-    example: "1795981201", // 2026-11-29T19:40:01Z
-  }),
-  "webhook-signature": z.string().openapi({
-    param: { name: "webhook-signature", in: "header" },
-    description:
-      'Standard Webhooks: "v1,<base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`>", keyed with ' +
-      "the base64 part of the endpoint's secret after `whsec_`; compare in constant time",
-    example: "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
-  }),
 });

@@ -32,6 +32,9 @@ export const order = sqliteTable("order", {
   // The request that placed it: the same key and body again answer it.
   idem_principal: text(),
   idem_hash: text().notNull(),
+  // Each placing is an attempt: its lines are held under the key `{id}/{attempt}` (a refused order placed
+  // again, with the same Idempotency-Key, is a new attempt).
+  attempt: integer().notNull().default(1),
   // Payment with one Stripe Checkout Session for the whole order (as a purchase's, see src/ticket/schema.ts).
   checkout_session_id: text(),
   checkout_url: text(),
@@ -66,6 +69,7 @@ export const lines = sqliteTable("lines", {
   hold_ends: text(), // when its ticket ends the hold by itself (the escrow's end)
   settled: text({ enum: ORDER_STATES }),
   kept: integer({ mode: "boolean" }).notNull().default(false), // a cancel found someone checked in: it stays
+  refunded_minor: integer().notNull().default(0), // given back of this line's units (its ticket's refunds)
 });
 
 export { type EventRow, events } from "../events/schema";

@@ -42,7 +42,7 @@ export function createOrder(db: OrderStore, row: NewOrder, asked: { ticket_id: n
 export function changeOrder(
   db: OrderStore,
   fields: Partial<OrderRow>,
-  events: EventDraft[] = [],
+  events: (row: OrderRow, lines: LineRow[]) => EventDraft[] = () => [],
   lineFields: { ticket_id: number; fields: Partial<LineRow> }[] = [],
 ): OrderRow {
   return db.transaction(() => {
@@ -53,7 +53,7 @@ export function changeOrder(
       .returning()
       .get()!;
     for (const l of lineFields) updateLine(db, l.ticket_id, l.fields);
-    appendEvents(db, events);
+    appendEvents(db, events(row, readLines(db)));
     return row;
   });
 }

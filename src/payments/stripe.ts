@@ -209,8 +209,10 @@ export interface PaymentEvent {
   id: string;
   type: "checkout.session.completed" | "checkout.session.async_payment_succeeded" | "checkout.session.expired" | string;
   sessionId: string;
+  /** Of a purchase's session (its id, and its ticket's when the session says), or of an order's. */
   purchaseId: number;
   ticketId: number | null;
+  orderId: string | null;
   paid: boolean;
   paymentIntent: string | null;
   /** What the session charged, in this API's hundredths, when the event says. */
@@ -228,7 +230,7 @@ export function paymentEvent(body: unknown): PaymentEvent | null {
         object?: string;
         id?: string;
         client_reference_id?: string;
-        metadata?: { ticket_id?: string };
+        metadata?: { ticket_id?: string; order_id?: string };
         payment_status?: string;
         payment_intent?: string | null;
         amount_total?: number | null;
@@ -238,17 +240,21 @@ export function paymentEvent(body: unknown): PaymentEvent | null {
   };
   const s = e?.data?.object;
   if (typeof e?.id !== "string" || typeof e.type !== "string" || s?.object !== "checkout.session") return null;
-  const purchaseId = Number(s.client_reference_id);
-  // Our sessions name the ticket; a storefront's own session may not (the route then looks the purchase up).
-  const ticketId = s.metadata?.ticket_id === undefined ? null : Number(s.metadata.ticket_id);
+  // An order's session names the order; a purchase's, the purchase (and its ticket, unless a storefront made it).
+  const orderId =
+    [s.metadata?.order_id, s.client_reference_id].find((v) => typeof v === "string" && /^ord_[0-9a-f]{32}$/.test(v)) ??
+    null;
+  const purchaseId = orderId ? 0 : Number(s.client_reference_id);
+  const ticketId = orderId || s.metadata?.ticket_id === undefined ? null : Number(s.metadata.ticket_id);
   const positive = (n: number | null) => n !== null && Number.isSafeInteger(n) && n > 0;
-  if (!positive(purchaseId) || (ticketId !== null && !positive(ticketId))) return null;
+  if (!orderId && (!positive(purchaseId) || (ticketId !== null && !positive(ticketId)))) return null;
   return {
     id: e.id,
     type: e.type,
     sessionId: String(s.id),
     purchaseId,
     ticketId,
+    orderId,
     paid:
       (e.type === "checkout.session.completed" && s.payment_status === "paid") ||
       e.type === "checkout.session.async_payment_succeeded",

@@ -30,7 +30,13 @@ export function settleLine(db: Store, t: TicketRow, p: PurchaseRow, d: LineDecis
   const invalid = (): LineResult => ({ ok: false, code: "invalid_state", status: p.status });
   switch (d.to) {
     case "confirmed": {
-      if (p.status === "confirmed") return done(p);
+      if (p.status === "confirmed") {
+        // Confirmed first, paid once every line was: the payment is recorded, for the refunds of its units.
+        const paid = d.paid && !p.paid_session_id;
+        return done(
+          paid ? amendPurchase(db, t, p, { payment_intent: d.paid!.intent, paid_session_id: d.paid!.session }) : p,
+        );
+      }
       if (p.status === "held") return done(confirmPurchase(db, t, p, now, d.paid ?? undefined));
       // Released (its escrow ended, or its order was cancelled first): its units again, if still free.
       const released = p.status === "expired" || (p.status === "cancelled" && entriesOf(db, p.id).length === 0);
@@ -47,7 +53,10 @@ export function settleLine(db: Store, t: TicketRow, p: PurchaseRow, d: LineDecis
     }
     case "expired": {
       if (p.status === "held") return done(expirePurchases(db, t, [p], now)[0]!);
-      return p.status === "confirmed" ? invalid() : done(p);
+      // Taken again for an order that could not take all its lines again: given back as it was, unpaid.
+      if (p.status === "confirmed")
+        return p.paid_session_id ? invalid() : done(cancelPurchase(db, t, p, now, undefined, "expired"));
+      return done(p);
     }
     case "extended": {
       if (p.status !== "held") return invalid();

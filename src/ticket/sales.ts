@@ -139,15 +139,23 @@ export function confirmPurchase(
  * was paid through Stripe for those units is to be refunded, all in the same
  * transaction.
  */
-export function cancelPurchase(db: Store, t: TicketRow, p: PurchaseRow, now: string, eventId?: string) {
+export function cancelPurchase(
+  db: Store,
+  t: TicketRow,
+  p: PurchaseRow,
+  now: string,
+  eventId?: string,
+  ends: "cancelled" | "expired" = "cancelled",
+) {
   const units = p.status === "held" ? { held: -p.quantity } : { sold: -(p.quantity - p.returned) };
-  return transition(db, t, p, now, units, { status: "cancelled", cancelled_at: now }, eventId, (row, version) => {
+  const fields = ends === "cancelled" ? { status: ends, cancelled_at: now } : { status: ends, confirmed_at: null };
+  return transition(db, t, p, now, units, fields, eventId, (row, version) => {
     const cancelled = cancelEntriesOf(db, row, now, version);
     if (p.status === "confirmed") refundUnits(db, p, p.quantity - p.returned, "cancelled", now);
     return {
       entries: cancelled.map((e): [Entity, number] => ["entry", e.id]),
       events: [
-        purchaseEvent("purchase.cancelled", t, row),
+        purchaseEvent(`purchase.${ends}`, t, row),
         ...cancelled.map((e) => entryEvent("entry.cancelled", t, e, p.user_id)),
       ],
     };

@@ -1,8 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { OrderPaymentOutcome } from "../../order/order-coordinator";
 import { paymentEvent, verifyStripeSignature } from "../../payments/stripe";
 import type { PaymentOutcome } from "../../ticket/ticket-seller";
 import { json, objectCall, openApiRouter, problems } from "../openapi";
+import { onOrder, orderRejectionError } from "../order-object";
 import { ApiError, invalid } from "../problem";
 import { ticketHolding } from "../read-model";
 import { onTicket, rejectionError } from "../ticket-object";
@@ -89,6 +91,12 @@ export const paymentsRouter = openApiRouter().openapi(webhook, async (c) => {
     throw invalid([{ field: "body", message: "malformed JSON" }]);
   }
   const event = paymentEvent(body);
+  if (event?.orderId) {
+    const id = event.orderId;
+    const outcome = await onOrder<OrderPaymentOutcome>(c, id, (o) => o.paymentEvent(event), STRIPE_RETRY);
+    if (!outcome.ok && outcome.code !== "order_not_found") throw orderRejectionError(outcome);
+    return c.json({ received: true as const, result: outcome.ok ? outcome.result : ("ignored" as const) }, 200);
+  }
   // A session of ours names its ticket; for a storefront's own session, the purchase's id block says.
   const ticketId = event && (event.ticketId ?? (await ticketHolding(c, event.purchaseId)));
   if (!event || !ticketId) return c.json({ received: true as const, result: "ignored" as const }, 200);

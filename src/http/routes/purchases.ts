@@ -60,10 +60,10 @@ const confirm = createRoute({
       404: { examples: [NO_PURCHASE] },
       409: {
         description:
-          "`hold_expired` (with `available`), `user_limit` (an ended hold's units would take its buyer past " +
+          "`part_of_order` (with `order_id`: confirm its order), `hold_expired` (with `available`), `user_limit` (an ended hold's units would take its buyer past " +
           "`max_per_user`), `invalid_state` (with `purchase_status`), or `payment_refunded` (a payment for the " +
           "ended hold is given back, so it is not confirmed)",
-        examples: ["hold_expired", "user_limit", "invalid_state", "payment_refunded"],
+        examples: ["hold_expired", "user_limit", "invalid_state", "payment_refunded", "part_of_order"],
       },
       503: objectCall(SAFE_TO_RETRY),
     }),
@@ -90,8 +90,10 @@ const cancel = createRoute({
     ...problems([400, 401, 403, 404, 409, 503], {
       404: { examples: [NO_PURCHASE] },
       409: {
-        description: "`invalid_state` (with `purchase_status`), or `checked_in`: someone entered on it",
-        examples: ["invalid_state", "checked_in"],
+        description:
+          "`invalid_state` (with `purchase_status`), `checked_in`: someone entered on it, or `part_of_order` (with " +
+          "`order_id`): cancel its order",
+        examples: ["invalid_state", "checked_in", "part_of_order"],
       },
       503: objectCall(SAFE_TO_RETRY),
     }),
@@ -124,7 +126,11 @@ const checkout = createRoute({
           "`invalid_state`: only a held purchase can be paid for; `not_chargeable` (with `currency`, `minimum`): " +
           "under Stripe's minimum charge, or cents in a currency Stripe charges in whole units (confirm it at the " +
           "box office)",
-        examples: [rejectionError({ ok: false, code: "invalid_state", status: "confirmed" }), "not_chargeable"],
+        examples: [
+          rejectionError({ ok: false, code: "invalid_state", status: "confirmed" }),
+          "not_chargeable",
+          "part_of_order",
+        ],
       },
       501: { description: "`payments_not_configured`: no Stripe keys are set; holds are confirmed by the admin" },
       502: {
@@ -142,7 +148,7 @@ export function actorOf(p: Principal): Actor {
 }
 
 /** Return URLs: https, or http://localhost while developing. */
-function checkReturnUrls(env: Env, urls: Record<string, string>): void {
+export function checkReturnUrls(env: Env, urls: Record<string, string>): void {
   const errors = Object.entries(urls).flatMap(([field, value]) => {
     const url = new URL(value);
     const local = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);

@@ -7,7 +7,7 @@ import { sendCreations } from "../../events/consumer";
 import { toPurchase, toTicket } from "../../present";
 import { ticketProblems } from "../../ticket/rules";
 import type { PurchaseOutcome, ResyncOutcome, UpdateOutcome } from "../../ticket/ticket-seller";
-import { assertActsFor, auth, keysUnavailable, notYours } from "../auth";
+import { assertActsFor, auth, buyerOf, keysUnavailable, notYours } from "../auth";
 import { cacheFor } from "../cache";
 import type { AppEnv } from "../context";
 import { idempotencyKey, keyReused } from "../idempotency";
@@ -255,8 +255,8 @@ const getTicket = createRoute({
 });
 
 /** Sends a purchase or a hold to the ticket's object. */
-async function order(c: Context<AppEnv>, body: z.infer<typeof buySchema>, kind: "buy" | "hold") {
-  assertActsFor(c.get("principal"), body.user_id);
+async function order(c: Context<AppEnv>, given: z.infer<typeof buySchema>, kind: "buy" | "hold") {
+  const body = { ...given, user_id: buyerOf(c.get("principal"), given.user_id) };
   c.set("ticketId", body.ticket_id);
   const request = {
     user_id: body.user_id,

@@ -21,7 +21,8 @@ CREATE TABLE `lines` (
 	`purchase_id` integer,
 	`hold_ends` text,
 	`settled` text,
-	`kept` integer DEFAULT false NOT NULL
+	`kept` integer DEFAULT false NOT NULL,
+	`refunded_minor` integer DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE `order` (
@@ -37,6 +38,7 @@ CREATE TABLE `order` (
 	`cancelled_at` text,
 	`idem_principal` text,
 	`idem_hash` text NOT NULL,
+	`attempt` integer DEFAULT 1 NOT NULL,
 	`checkout_session_id` text,
 	`checkout_url` text,
 	`checkout_expires_at` text,
