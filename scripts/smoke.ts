@@ -34,6 +34,260 @@ async function expectStatus(
   return res.status === status && res.body ? JSON.parse(res.body) : undefined;
 }
 
+interface OrderLine {
+  ticket_id: number;
+  quantity: number;
+  purchase_id: number;
+  status: string;
+  entries?: { id: number; code: string | null; status: string }[];
+}
+interface Order {
+  id: string;
+  user_id: number;
+  status: string;
+  total_price: number;
+  lines: OrderLine[];
+}
+
+/**
+ * Orders (baskets over several tickets): a three-line basket held all at once,
+ * replayed with its key, paid through the Stripe stand-in, read back with its
+ * entries; a basket that cannot be held whole (nothing held), one of two
+ * currencies, one confirmed by the box office, one cancelled by its owner.
+ */
+async function orders(c: Client, stripeUrl: string, game: number, user: number, asUser: Record<string, string>) {
+  const stand = async (name: string, price: number, stock: number, currency = "EUR") =>
+    (await expectStatus(c, `POST /tickets (${name})`, "POST", "/tickets", 200, {
+      game_id: game,
+      name,
+      price,
+      stock,
+      currency,
+    })) as { id: number };
+  const [a, b, d] = [await stand("Order A", 20, 6), await stand("Order B", 15, 5), await stand("Order C", 12.5, 4)];
+  const counts = async (ids: number[]) =>
+    Promise.all(
+      ids.map(async (id) => {
+        const t = await c.send("GET", `/tickets/${id}`);
+        return t.status === 200 ? (JSON.parse(t.body) as { sold: number; held: number }) : { sold: -1, held: -1 };
+      }),
+    );
+  const countsAre = async (what: string, ids: number[], want: [sold: number, held: number][]) => {
+    const got = (await counts(ids)).map((t) => [t.sold, t.held]);
+    check(what, JSON.stringify(got) === JSON.stringify(want), `[sold, held] ${JSON.stringify(got)}`);
+  };
+  const tickets = [a.id, b.id, d.id];
+  const basket = {
+    lines: [
+      { ticket_id: a.id, quantity: 2 },
+      { ticket_id: b.id, quantity: 1 },
+      { ticket_id: d.id, quantity: 3 },
+    ],
+  };
+  const keyed = (key: string) => ({ ...asUser, "Idempotency-Key": `smoke-${user}-${key}` });
+  const place = await c.send("POST", "/orders", basket, keyed("order"));
+  check("POST /orders (three lines) -> 201", place.status === 201, `${place.status} ${place.body.slice(0, 300)}`);
+  const order = place.status === 201 ? (JSON.parse(place.body) as Order) : undefined;
+  check("the order's Location", place.headers.location === `/orders/${order?.id}`, place.headers.location);
+  check(
+    "the order is held: every line, as asked, for its user",
+    order?.status === "held" &&
+      order.user_id === user &&
+      order.total_price === 92.5 &&
+      order.lines.length === 3 &&
+      order.lines.every((l, i) => l.status === "held" && l.quantity === basket.lines[i]!.quantity && l.purchase_id > 0),
+    place.body,
+  );
+  const replay = await c.send("POST", "/orders", basket, keyed("order"));
+  const replayed = replay.status === 201 ? (JSON.parse(replay.body) as Order) : undefined;
+  check(
+    "POST /orders again with its Idempotency-Key answers the same order",
+    replay.headers["idempotent-replayed"] === "true" &&
+      replayed?.id === order?.id &&
+      JSON.stringify(replayed?.lines.map((l) => l.purchase_id)) ===
+        JSON.stringify(order?.lines.map((l) => l.purchase_id)),
+    `${replay.status} ${replay.body.slice(0, 300)}`,
+  );
+  await countsAre("each ticket holds its line's units, nothing sold", tickets, [
+    [0, 2],
+    [0, 1],
+    [0, 3],
+  ]);
+
+  // A basket one of whose lines cannot be held: refused whole, nothing held (its other line released).
+  const refused = await expectStatus(
+    c,
+    "POST /orders with a line past the stock",
+    "POST",
+    "/orders",
+    409,
+    {
+      lines: [
+        { ticket_id: a.id, quantity: 1 },
+        { ticket_id: d.id, quantity: 2 },
+      ],
+    },
+    keyed("refused"),
+  );
+  check(
+    "order_refused names the line and why",
+    refused?.code === "order_refused" &&
+      refused.lines?.length === 1 &&
+      refused.lines[0].ticket_id === d.id &&
+      refused.lines[0].code === "sold_out" &&
+      refused.lines[0].available === 1,
+    JSON.stringify(refused),
+  );
+  const usd = await stand("Order USD", 30, 5, "USD");
+  const mixed = await expectStatus(
+    c,
+    "POST /orders over two currencies",
+    "POST",
+    "/orders",
+    409,
+    {
+      lines: [
+        { ticket_id: b.id, quantity: 1 },
+        { ticket_id: usd.id, quantity: 1 },
+      ],
+    },
+    keyed("currencies"),
+  );
+  check("currency_mismatch", mixed?.code === "currency_mismatch", JSON.stringify(mixed));
+  await countsAre(
+    "the refused baskets hold nothing",
+    [...tickets, usd.id],
+    [
+      [0, 2],
+      [0, 1],
+      [0, 3],
+      [0, 0],
+    ],
+  );
+  const other = { Authorization: await userBearer(user + 1) };
+  await expectStatus(c, "GET /orders/{id} as another user", "GET", `/orders/${order?.id}`, 403, undefined, other);
+  await expectStatus(
+    c,
+    "POST /orders/{id}/confirm as its user",
+    "POST",
+    `/orders/${order?.id}/confirm`,
+    403,
+    {},
+    asUser,
+  );
+
+  // Paid through the Stripe stand-in: one session for the order, one line item per line.
+  const session = await expectStatus(
+    c,
+    "POST /orders/{id}/checkout",
+    "POST",
+    `/orders/${order?.id}/checkout`,
+    200,
+    { success_url: "https://club.example/paid", cancel_url: "https://club.example/cancelled" },
+    asUser,
+  );
+  const pageText = await (await fetch(session?.checkout_url ?? stripeUrl)).text();
+  check("the checkout page shows the order's total", pageText.includes("92.50 EUR"), pageText.slice(0, 400));
+  const paid = (await (
+    await fetch(`${stripeUrl}/__fake/sessions/${session?.session_id}/pay`, { method: "POST" })
+  ).json()) as Delivered;
+  check(
+    "the paid session's event confirms the order",
+    paid.webhook?.status === 200 && (paid.webhook.body as { result?: string }).result === "confirmed",
+    JSON.stringify(paid),
+  );
+  const read = (await expectStatus(
+    c,
+    "GET /orders/{id} once paid",
+    "GET",
+    `/orders/${order?.id}`,
+    200,
+    undefined,
+    asUser,
+  )) as Order | undefined;
+  const withCodes = (o?: Order) =>
+    o?.status === "confirmed" &&
+    o.lines.length === 3 &&
+    o.lines.every(
+      (l, i) =>
+        l.status === "confirmed" &&
+        l.quantity === basket.lines[i]!.quantity &&
+        l.entries?.length === l.quantity &&
+        l.entries.every((e) => typeof e.code === "string" && e.status === "valid"),
+    );
+  check("paid → confirmed, every line with an entry per unit, with codes", withCodes(read), JSON.stringify(read));
+  await countsAre("each ticket sold its line's units, none held", tickets, [
+    [2, 0],
+    [1, 0],
+    [3, 0],
+  ]);
+
+  // Confirmed by the box office; cancelled by its owner while held (its units back).
+  const boxOffice = (await expectStatus(
+    c,
+    "POST /orders (two lines, for the box office)",
+    "POST",
+    "/orders",
+    201,
+    {
+      lines: [
+        { ticket_id: a.id, quantity: 1 },
+        { ticket_id: b.id, quantity: 1 },
+      ],
+    },
+    keyed("box-office"),
+  )) as Order | undefined;
+  const confirmed = await expectStatus(c, "POST /orders/{id}/confirm", "POST", `/orders/${boxOffice?.id}/confirm`, 200);
+  check("held → confirmed by the box office", confirmed?.status === "confirmed", JSON.stringify(confirmed));
+  const toCancel = (await expectStatus(
+    c,
+    "POST /orders (one line, to cancel)",
+    "POST",
+    "/orders",
+    201,
+    { lines: [{ ticket_id: a.id, quantity: 3 }] },
+    keyed("cancel"),
+  )) as Order | undefined;
+  const cancelled = await expectStatus(
+    c,
+    "POST /orders/{id}/cancel as its owner",
+    "POST",
+    `/orders/${toCancel?.id}/cancel`,
+    200,
+    {},
+    asUser,
+  );
+  check("held → cancelled by its owner", cancelled?.status === "cancelled", JSON.stringify(cancelled));
+  await countsAre("sold and held per ticket: the paid and box-office orders sold, the cancelled one back", tickets, [
+    [3, 0],
+    [2, 0],
+    [3, 0],
+  ]);
+
+  // The fan's orders from the read model (it trails the orders' objects by a D1 round trip), with entries.
+  const want = new Map([
+    [order?.id, "confirmed"],
+    [boxOffice?.id, "confirmed"],
+    [toCancel?.id, "cancelled"],
+  ]);
+  let listed: Order[] = [];
+  for (const t0 = Date.now(); Date.now() - t0 < 10_000; await new Promise((r) => setTimeout(r, 250))) {
+    const page = await c.send("GET", `/users/${user}/orders`, undefined, asUser);
+    listed = page.status === 200 ? (JSON.parse(page.body) as { orders: Order[] }).orders : [];
+    if (listed.length === want.size && listed.every((o) => want.get(o.id) === o.status)) break;
+  }
+  check(
+    "GET /users/{id}/orders: the three orders placed, none refused, each in its status",
+    listed.length === want.size && listed.every((o) => want.get(o.id) === o.status),
+    JSON.stringify(listed.map((o) => [o.id, o.status])),
+  );
+  check(
+    "GET /users/{id}/orders: the paid order's lines with their entries and codes",
+    withCodes(listed.find((o) => o.id === order?.id)),
+    JSON.stringify(listed.find((o) => o.id === order?.id)),
+  );
+}
+
 // Its own local state, so a run neither sees nor leaves data in .wrangler/; its own Stripe stand-in.
 const state = mkdtempSync(join(tmpdir(), "tickets-smoke-"));
 const stripeVars = {
@@ -213,6 +467,8 @@ try {
     settled?.status === "confirmed" && settled?.entries?.length === 1,
     JSON.stringify(settled),
   );
+
+  await orders(c, stripe.url, game, user, asUser);
 
   // The gate: a purchase's entries carry codes; one scan admits, the second is refused.
   const withEntries = await expectStatus(

@@ -23,7 +23,7 @@ interface Session {
   created: number;
   expires_at: number;
   client_reference_id: string | undefined;
-  metadata: { purchase_id: string | undefined; ticket_id: string | undefined };
+  metadata: Record<string, string>;
   amount_total: number;
   currency: string | undefined;
   line_items_name: string | undefined; // for the pay page; not a Stripe field of the session
@@ -54,6 +54,16 @@ export function stripeCore(secretKey: string, checkoutBase: string) {
         return error(400, "invalid_request_error", "expires_at must be 30 minutes to 24 hours ahead");
       }
       const id = `cs_test_${++next}`;
+      // Every line item (an order's session has one per line): its total, and what it sells for the pay page.
+      const items: { name: string | undefined; amount: number }[] = [];
+      for (let i = 0; form[`line_items[${i}][quantity]`] !== undefined; i++) {
+        const item = (field: string) => form[`line_items[${i}]${field}`];
+        const quantity = Number(item("[quantity]"));
+        items.push({
+          name: `${quantity > 1 ? `${quantity} x ` : ""}${item("[price_data][product_data][name]")}`,
+          amount: Number(item("[price_data][unit_amount]")) * quantity,
+        });
+      }
       const session: Session = {
         object: "checkout.session",
         id,
@@ -63,10 +73,10 @@ export function stripeCore(secretKey: string, checkoutBase: string) {
         created: now,
         expires_at: Number(form.expires_at),
         client_reference_id: form.client_reference_id,
-        metadata: { purchase_id: form["metadata[purchase_id]"], ticket_id: form["metadata[ticket_id]"] },
-        amount_total: Number(form["line_items[0][price_data][unit_amount]"]) * Number(form["line_items[0][quantity]"]),
+        metadata: metadataOf(form),
+        amount_total: items.reduce((n, item) => n + item.amount, 0),
         currency: form["line_items[0][price_data][currency]"],
-        line_items_name: form["line_items[0][price_data][product_data][name]"],
+        line_items_name: items.map((item) => item.name).join(", "),
         payment_status: "unpaid",
         payment_intent: `pi_test_${form.client_reference_id}`,
         success_url: form.success_url,
@@ -97,9 +107,7 @@ export function stripeCore(secretKey: string, checkoutBase: string) {
       if (!(amount > 0 && amount <= left)) {
         return error(400, "invalid_request_error", `amount must be 1 to ${left}`, "amount_too_large");
       }
-      const metadata = Object.fromEntries(
-        Object.entries(form).flatMap(([k, v]) => (k.startsWith("metadata[") ? [[k.slice(9, -1), v]] : [])),
-      );
+      const metadata = metadataOf(form);
       const refund = { object: "refund", id: `re_test_${++next}`, payment_intent: intent, amount, metadata };
       refunds.set(intent, [...made, refund]);
       return { status: 200, body: { ...refund, status: "succeeded" } };
@@ -143,6 +151,12 @@ export function stripeCore(secretKey: string, checkoutBase: string) {
     },
   };
 }
+
+/** The `metadata[key]` fields of a form, as the object's metadata. */
+const metadataOf = (form: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(form).flatMap(([k, v]) => (k.startsWith("metadata[") ? [[k.slice(9, -1), v] as const] : [])),
+  );
 
 /** A session as Stripe shows it. */
 const shown = ({ line_items_name: _, ...session }: Session) => session;
@@ -211,7 +225,7 @@ function page(session: Session, done?: Delivered): string {
 <style>body{font:16px system-ui;max-width:32rem;margin:3rem auto}button{font:inherit;padding:.5rem 1rem;margin:.25rem 0}</style></head>
 <body><p><small>Local stand-in for Stripe Checkout: no card, no money.</small></p>
 <h1>${html(session.line_items_name)}: ${html(money)}</h1>
-<p>Purchase ${html(session.client_reference_id)}, session ${html(session.id)}: <strong>${html(session.status)}</strong></p>
+<p>${session.metadata.order_id ? "Order" : "Purchase"} ${html(session.client_reference_id)}, session ${html(session.id)}: <strong>${html(session.status)}</strong></p>
 ${session.status === "open" ? form("pay", "Pay") + form("expire", "Let it expire") : ""}
 ${done ? `<p>Posted ${html(done.event.type)} to the webhook: ${done.webhook.status} <code>${html(JSON.stringify(done.webhook.body))}</code></p>` : ""}
 ${session.status !== "open" && back ? `<p><a href="${html(back)}">Back to the shop</a></p>` : ""}
