@@ -4,11 +4,16 @@
 //   --url URL            use a running API instead of starting one (the bare Worker is still started)
 //   --stock N            rush stock (500)      --buyers N   buyers per rush (5000)
 //   --concurrency LIST   levels (1,8,64,256)   --requests N requests per read scenario (3000)
+//   --baskets N          baskets per basket scenario (500)
 //   --json FILE          also write the results as JSON
-// Exits non-zero on any oversell, inconsistency or double admission.
+// Baskets (orders, POST /orders) at every level: 1-line and 4-line baskets over
+// fresh tickets with stock for all (the hold's cost by its number of lines), and
+// a rush of 1-4-line baskets over 4 tickets of small stock (all or nothing).
+// Exits non-zero on any oversell, inconsistency, partial order or double admission.
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { type BasketRushResult, basketHolds, basketRush } from "./lib/baskets.ts";
 import { adminHeader } from "./lib/dev-vars.ts";
 import { type GateRushResult, gateRush } from "./lib/gate-rush.ts";
 import { type Client, client, run, type Stats, stats } from "./lib/load.ts";
@@ -22,16 +27,24 @@ const { values: opts } = parseArgs({
     buyers: { type: "string", default: "5000" },
     concurrency: { type: "string", default: "1,8,64,256" },
     requests: { type: "string", default: "3000" },
+    baskets: { type: "string", default: "500" },
     json: { type: "string" },
   },
 });
 const STOCK = Number(opts.stock);
 const BUYERS = Number(opts.buyers);
 const REQUESTS = Number(opts.requests);
+const BASKETS = Number(opts.baskets);
+/** The basket rush: 4 tickets of this many units each (1-4 lines of 1-2 units per basket: more asked than there is). */
+const BASKET_STOCK = 40;
 const LEVELS = opts.concurrency.split(",").map(Number);
 const MAX_MS = 120_000; // per scenario
 /** Purchases/s of the system this replaces (FastAPI + SQLAlchemy) on this machine at concurrency 64: 131-175. */
 const REPLACED_RPS = 175;
+
+/** What a rush checked: oversold units, and whether every count agreed (problems, if not). */
+type Check = { oversold: number; consistent: boolean; problems: string[] };
+type BasketSummary = Omit<BasketRushResult, "all" | "byLines">;
 
 interface Row {
   scenario: string;
@@ -39,7 +52,14 @@ interface Row {
   stats: Stats;
   vsBare: number;
   vsHealth: number;
-  rush?: Omit<RushResult, "all" | "selling" | "soldOut">;
+  rush?: Omit<RushResult, "all" | "selling" | "soldOut"> | (BasketSummary & Check);
+}
+
+interface BasketLevel {
+  concurrency: number;
+  one: Stats;
+  four: Stats;
+  rush: BasketRushResult;
 }
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
@@ -49,6 +69,7 @@ const api = opts.url ? { url: opts.url, stop: async () => {} } : await startLoca
 const bare = await startServer("wrangler", ["dev", "-c", "bench/bare/wrangler.toml"]);
 const rows: Row[] = [];
 let gate: GateRushResult | undefined;
+const basketLevels: BasketLevel[] = [];
 let failed = false;
 try {
   const c = client(api.url, Math.max(...LEVELS), { Authorization: adminHeader() });
@@ -57,6 +78,7 @@ try {
   await run(b, 300, 8, () => ({ method: "GET", path: "/health" }));
   await run(c, 300, 8, () => ({ method: "GET", path: "/health" }));
   await rush(c, { stock: 50, buyers: 100, concurrency: 8 });
+  await basketRush(c, { stock: 20, baskets: 50, concurrency: 8 });
   const read = await c.send("POST", "/tickets", { game_id: 1, name: "Read me", price: 12.5, stock: 10 });
   const readPath = `/tickets/${(JSON.parse(read.body) as { id: number }).id}`;
   const health = (on: Client, concurrency: number) =>
@@ -86,6 +108,23 @@ try {
       if (stock < BUYERS) measured.push([`${label}: selling`, selling, check], [`${label}: sold out`, soldOut, check]);
       else measured.push([label, all, check]);
     }
+    // Baskets: the hold of a 1-line and of a 4-line basket, each over 4 fresh tickets with stock for every
+    // basket, then the small-stock rush; every order checked all or nothing.
+    const summary = ({ all: _, byLines: __, ...check }: BasketRushResult): BasketSummary & Check => ({
+      ...check,
+      problems: [...check.partial, ...check.problems].slice(0, 5),
+    });
+    const basketOpts = { baskets: BASKETS, concurrency, maxMs: MAX_MS };
+    const one = await basketHolds(c, { ...basketOpts, lines: 1 });
+    const four = await basketHolds(c, { ...basketOpts, lines: 4 });
+    const mixed = await basketRush(c, { ...basketOpts, stock: BASKET_STOCK, seed: concurrency });
+    for (const b of [one, four, mixed]) if (!b.consistent || b.oversold > 0) failed = true;
+    measured.push(
+      ["basket 1 line (ample stock)", one.all, summary(one)],
+      ["basket 4 lines (ample stock)", four.all, summary(four)],
+      [`basket rush 1-4 lines x ${BASKET_STOCK}`, mixed.all, summary(mixed)],
+    );
+    basketLevels.push({ concurrency, one: one.all, four: four.all, rush: mixed });
     if (concurrency === 64) {
       gate = await gateRush(c);
       if (gate.doubleAdmissions > 0 || gate.neverAdmitted > 0) failed = true;
@@ -142,6 +181,21 @@ if (gate) {
   );
 }
 
+if (basketLevels.length > 0) console.log("\nbaskets (POST /orders), by level:");
+for (const { concurrency, one, four, rush: r } of basketLevels) {
+  const byLines = Object.values(r.byLines).map((s) => Math.round(s.p50));
+  const wrong = [...r.partial, ...r.problems];
+  console.log(
+    `  ${pad(concurrency, 3)}  ample stock: 1 line ${one.rps}/s, p50 ${one.p50} ms, p99 ${one.p99} ms; ` +
+      `4 lines ${four.rps}/s, p50 ${four.p50} ms, p99 ${four.p99} ms ` +
+      `(4 vs 1 line: p50 ${ratio(four.p50, one.p50)} x, p99 ${ratio(four.p99, one.p99)} x)\n` +
+      `       rush: ${r.baskets} baskets of 1-4 lines (1-2 units each) over ${r.tickets.length} tickets of ${r.stock} units: ` +
+      `${r.held} held, ${r.refused} refused, ${r.undecided} undecided${r.retried ? ` (${r.retried} retries of a 503)` : ""}; ` +
+      `p50 by lines 1/2/3/4 ${byLines.join("/")} ms; partial orders ${r.partial.length}, oversold ${r.oversold}, ` +
+      `${wrong.length === 0 ? "every count exact" : `WRONG: ${wrong.slice(0, 3).join("; ")}`}`,
+  );
+}
+
 // The targets, at concurrency 64.
 const at64 = (test: (scenario: string) => boolean) => rows.find((r) => r.concurrency === 64 && test(r.scenario));
 const bare64 = at64((s) => s.startsWith("bare"));
@@ -171,12 +225,40 @@ if (bare64 && health64 && buy64 && hold64 && soldOut64 && gate64) {
     ],
     ["no oversell, inconsistency, double admission", !failed, failed ? "FAILED" : "all levels"],
   ];
+  const baskets64 = basketLevels.find((b) => b.concurrency === 64);
+  if (baskets64) {
+    const { one, four, rush: r } = baskets64;
+    const partial = basketLevels.reduce((n, b) => n + b.rush.partial.length, 0);
+    const oversold = basketLevels.reduce((n, b) => n + b.rush.oversold, 0);
+    targets.push(
+      [
+        "basket rush: 0 partial orders, 0 oversold",
+        partial === 0 && oversold === 0 && basketLevels.every((b) => b.rush.consistent),
+        `${partial} partial, ${oversold} oversold (all levels); at 64: ${r.all.rps} baskets/s, p50 ${r.all.p50} ms, p99 ${r.all.p99} ms`,
+      ],
+      [
+        "4-line basket p50 <= 1.5 x 1-line basket p50",
+        four.p50 <= 1.5 * one.p50,
+        `${four.p50} ms vs ${one.p50} ms (${ratio(four.p50, one.p50)} x); ${four.rps} vs ${one.rps} baskets/s`,
+      ],
+      [
+        "4-line basket p99 <= 2.5 x 1-line basket p99",
+        four.p99 <= 2.5 * one.p99,
+        `${four.p99} ms vs ${one.p99} ms (${ratio(four.p99, one.p99)} x)`,
+      ],
+    );
+  }
   console.log("\ntargets at concurrency 64:");
   for (const [name, ok, figure] of targets) console.log(`  ${ok ? "met " : "MISS"}  ${name.padEnd(46)} ${figure}`);
 }
 
-if (opts.json) writeFileSync(opts.json, JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate }, null, 2));
+if (opts.json) {
+  writeFileSync(
+    opts.json,
+    JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate, baskets: basketLevels }, null, 2),
+  );
+}
 if (failed) {
-  console.error("\nFAIL: oversell, inconsistency or a double admission (see above)");
+  console.error("\nFAIL: oversell, inconsistency, a partial order or a double admission (see above)");
   process.exit(1);
 }
