@@ -6,12 +6,38 @@
 // Idempotency-Key. Then: every buyer told 200 holds exactly that purchase,
 // nobody holds one they were not told about, sold = stock, and the read model
 // agrees with the ticket's object. Exits non-zero on any failure.
+//
+// `npm run crash -- --orders`: the same crash in a rush of baskets (orders of
+// 1 to 4 lines over 4 tickets of small stock, each buyer with their own token
+// and Idempotency-Key). After the restart every undecided order (no answer,
+// or a 503) is retried with its key until it is held (201) or refused (409).
+// Then, without waiting for any hold to end: every order answered 201 has all
+// its lines held and every refused one holds nothing (per buyer, through
+// GET /orders/{id} and their purchases), every ticket's sold + held is the
+// units of the orders answered 201, within its stock, and a repeat of each
+// 201 answers the same order. The box office then confirms those orders (the
+// tickets' hold_seconds is 60, so this is before any deadline): every line
+// confirmed with its entries, sold exact, nothing held, and every buyer told
+// 201 finds exactly that order in GET /users/{id}/orders (a refused one, none).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  type BasketCheck,
+  type Buyer,
+  buyersOf,
+  checkBaskets,
+  createTickets,
+  decided,
+  mixedBaskets,
+  placeRequest,
+} from "./lib/baskets.ts";
 import { adminHeader, userBearer } from "./lib/dev-vars.ts";
 import { type Client, client, run, type Sample } from "./lib/load.ts";
 import { type Server, startServer } from "./lib/server.ts";
+
+const { values: opts } = parseArgs({ options: { orders: { type: "boolean", default: false } } });
 
 const STOCK = 300;
 const BUYERS = 1_000;
@@ -19,6 +45,8 @@ const CONCURRENCY = 64;
 const KILL_AFTER = 150; // definitive answers before the crash
 const CONVERGE_MS = 15_000;
 const DEADLINE_MS = 5 * 60_000;
+/** The basket rush (--orders): 4 tickets of 40 units, 400 buyers of 1-4 lines of 1-2 units. */
+const BASKETS = { tickets: 4, stock: 40, buyers: 400, killAfter: 100, holdSeconds: 60 };
 
 const failures: string[] = [];
 function check(what: string, ok: boolean, detail = "") {
@@ -39,6 +67,23 @@ const watchdog = setTimeout(async () => {
 }, DEADLINE_MS);
 
 try {
+  if (opts.orders) await basketCrash();
+  else await purchaseCrash();
+} catch (err) {
+  check("crash test ran to the end", false, String(err));
+} finally {
+  clearTimeout(watchdog);
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (failures.length) {
+  console.error(`crash: ${failures.length} failed`);
+  process.exit(1);
+}
+console.log("crash: all passed");
+
+async function purchaseCrash(): Promise<void> {
   let c: Client = client(server.url, CONCURRENCY, { Authorization: adminHeader() });
   const created = await c.send("POST", "/tickets", { game_id: 1, name: "Crash Stand", price: 10, stock: STOCK });
   if (created.status !== 200) throw new Error(`creating the ticket: ${created.status} ${created.body}`);
@@ -138,16 +183,157 @@ try {
     resync.body,
   );
   c.close();
-} catch (err) {
-  check("crash test ran to the end", false, String(err));
-} finally {
-  clearTimeout(watchdog);
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
 }
 
-if (failures.length) {
-  console.error(`crash: ${failures.length} failed`);
-  process.exit(1);
+/** `--orders`: a crash in the middle of a basket rush (see the top of this file). */
+async function basketCrash(): Promise<void> {
+  let c: Client = client(server.url, CONCURRENCY, { Authorization: adminHeader() });
+  const { tickets, stock, buyers: count, killAfter, holdSeconds } = BASKETS;
+  const ticketIds = await createTickets(c, tickets, stock, { hold_seconds: holdSeconds });
+  const buyers = await buyersOf(count, mixedBaskets(ticketIds, 1, 4, Date.now()), `crash-order-${ticketIds[0]}`);
+  const place = async (b: Buyer) => {
+    const { method, path, body, headers } = placeRequest(b);
+    b.answer = await c.send(method, path, body, headers);
+  };
+  const orderId = (b: Buyer) => (b.answer?.status === 201 ? json<{ id: string }>(b.answer).id : undefined);
+
+  // The rush, with the crash in its middle: once `killAfter` orders are held or refused, the dev server is
+  // killed while the others are in flight (their answers: none, or a 503).
+  let crash: Promise<void> | undefined;
+  let toldBeforeCrash = 0;
+  let killedAt = Number.POSITIVE_INFINITY;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < buyers.length) {
+        await place(buyers[next++]!);
+        if (!crash && buyers.filter((b) => decided(b.answer)).length >= killAfter) {
+          toldBeforeCrash = buyers.filter((b) => b.answer?.status === 201).length;
+          killedAt = performance.now();
+          crash = server.kill();
+        }
+      }
+    }),
+  );
+  await crash;
+  const cutOff = buyers.filter((b) => !decided(b.answer));
+  const inFlight = cutOff.filter((b) => b.answer!.start < killedAt);
+  console.log(
+    `crashed after ${toldBeforeCrash} orders were answered 201; ${cutOff.length} of ${buyers.length} got no ` +
+      `definitive answer: ${inFlight.length} in flight at the kill (${inFlight.filter((b) => b.answer?.status === 503).length} ` +
+      `of them a 503), the others sent to the dead server`,
+  );
+  check("the crash cut orders off mid-rush", crash !== undefined && inFlight.length > 0 && toldBeforeCrash > 0);
+  const toldThen = new Map(buyers.flatMap((b) => (orderId(b) ? [[b, orderId(b)!] as const] : [])));
+
+  // Up again on the same state; every undecided order is retried with its Idempotency-Key until decided.
+  server = await start();
+  const restarted = performance.now();
+  c.close();
+  c = client(server.url, CONCURRENCY, { Authorization: adminHeader() });
+  const wasInFlight = new Set(inFlight);
+  let decidedBefore = 0; // orders in flight that had been decided (held) before the kill: their answer was lost
+  let rounds = 0;
+  for (; rounds < 8; rounds++) {
+    const open = buyers.filter((b) => !decided(b.answer));
+    if (open.length === 0) break;
+    if (rounds > 0) await new Promise((r) => setTimeout(r, 1_000)); // a 503 says the order is still letting go
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        for (let k = w; k < open.length; k += CONCURRENCY) {
+          await place(open[k]!);
+          if (wasInFlight.has(open[k]!) && open[k]!.answer?.headers["idempotent-replayed"] === "true") decidedBefore++;
+        }
+      }),
+    );
+  }
+  const held = buyers.filter((b) => b.answer?.status === 201).length;
+  console.log(
+    `after ${rounds} rounds of retries: ${held} orders held (201), ` +
+      `${buyers.filter((b) => b.answer?.status === 409).length} refused (409); ` +
+      `${decidedBefore} of those in flight were held before the kill (the retry answered the order as a replay)`,
+  );
+  check(
+    "every order has a definitive answer (201 or 409)",
+    buyers.every((b) => decided(b.answer)),
+    buyers
+      .filter((b) => !decided(b.answer))
+      .map((b) => `${b.answer?.status} ${b.answer?.body.slice(0, 200)}`)
+      .slice(0, 3)
+      .join("; "),
+  );
+  const lost = [...toldThen].filter(([b, id]) => orderId(b) !== id);
+  check(
+    "no order a buyer was told of (201) before the crash was lost",
+    lost.length === 0,
+    lost.map(([b, id]) => `${id}: now ${b.answer?.status}`).join(", "),
+  );
+
+  // A repeat of each order held answers that order, from its object.
+  const winners = buyers.filter((b) => b.answer?.status === 201);
+  const replays = await run(c, winners.length, CONCURRENCY, (i) => placeRequest(winners[i]!));
+  const differ = replays.samples.filter(
+    (r, i) =>
+      r.status !== 201 ||
+      r.headers["idempotent-replayed"] !== "true" ||
+      json<{ id: string }>(r).id !== orderId(winners[i]!),
+  );
+  check("a repeat of every order held answers the same order", differ.length === 0, `${differ.length} differ`);
+
+  // All or nothing, and every count exact, with no hold left to end.
+  const report = (label: string, r: BasketCheck) => {
+    console.log(
+      `${label}: ${r.tickets.map((t) => `ticket ${t.id} sold ${t.sold} + held ${t.held} = ${t.sold + t.held} (orders: ${t.live}, stock ${t.stock})`).join("; ")}`,
+    );
+    check(`${label}: no partial order`, r.partial.length === 0, r.partial.slice(0, 5).join("; "));
+    check(`${label}: no unit oversold`, r.oversold === 0, `${r.oversold} oversold`);
+    check(`${label}: every count exact`, r.problems.length === 0, r.problems.slice(0, 5).join("; "));
+  };
+  report("held", await checkBaskets(c, ticketIds, buyers, { status: "held", convergeMs: CONVERGE_MS }));
+
+  // The box office confirms every order held (before its deadline: hold_seconds after the hold).
+  console.log(
+    `confirming ${winners.length} orders, ${Math.round((performance.now() - restarted) / 1000)} s after the restart`,
+  );
+  const confirms = await run(c, winners.length, CONCURRENCY, (i) => ({
+    method: "POST",
+    path: `/orders/${orderId(winners[i]!)}/confirm`,
+  }));
+  const notConfirmed = confirms.samples.filter(
+    (s) => s.status !== 200 || json<{ status: string }>(s).status !== "confirmed",
+  );
+  check(
+    "the box office confirms every order held",
+    notConfirmed.length === 0,
+    `${notConfirmed.length} not: ${notConfirmed[0]?.status} ${notConfirmed[0]?.body.slice(0, 200)}`,
+  );
+  report("confirmed", await checkBaskets(c, ticketIds, buyers, { status: "confirmed", convergeMs: CONVERGE_MS }));
+
+  // Every buyer finds exactly the order they were told of in their orders (the read model); a refused one, none.
+  const mine = (b: Buyer, s: Sample) => {
+    if (s.status !== 200) return false;
+    const listed = json<{ orders: { id: string; status: string }[] }>(s).orders;
+    const id = orderId(b);
+    return id ? listed.length === 1 && listed[0]!.id === id && listed[0]!.status === "confirmed" : listed.length === 0;
+  };
+  let pending = buyers;
+  let last: Sample[] = [];
+  for (const t0 = performance.now(); ; await new Promise((r) => setTimeout(r, 250))) {
+    const reads = await run(c, pending.length, CONCURRENCY, (i) => ({
+      method: "GET",
+      path: `/users/${pending[i]!.userId}/orders`,
+      headers: { Authorization: pending[i]!.token },
+    }));
+    const wrong = pending.flatMap((b, i) => (mine(b, reads.samples[i]!) ? [] : [i]));
+    last = wrong.map((i) => reads.samples[i]!);
+    pending = wrong.map((i) => pending[i]!);
+    if (pending.length === 0 || performance.now() - t0 > CONVERGE_MS) break;
+  }
+  check(
+    "every buyer told 201 has exactly that order (confirmed) in GET /users/{id}/orders, a refused one none",
+    pending.length === 0,
+    `${pending.length} buyers differ (first: user ${pending[0]?.userId} told ${pending[0]?.answer?.status}, ` +
+      `lists ${last[0]?.status} ${last[0]?.body.slice(0, 200)})`,
+  );
+  c.close();
 }
-console.log("crash: all passed");
