@@ -4,7 +4,7 @@ import { hasPendingEvents, Publisher } from "../events/publisher";
 import type { EventDraft } from "../events/types";
 import { chargeRefusal } from "../payments/amounts";
 import { askForSession, checkoutStep, failedAttempt, type ReturnUrls, sessionMade } from "../payments/checkout";
-import { insertRefund, nextRefundAt, Refunder } from "../payments/refunder";
+import { insertRefund, markRefunded, nextRefundAt, Refunder } from "../payments/refunder";
 import { type CheckoutSession, expireCheckoutSession, type PaymentEvent } from "../payments/stripe";
 import { Backoff, logError } from "../ticket/backoff";
 import { LINE_GRACE_SECONDS } from "../ticket/lines";
@@ -479,11 +479,13 @@ export class OrderCoordinator extends DurableObject<Env> {
     void this.#refunds.run();
   }
 
-  /** Stripe made a refund of the order's payment. */
+  /** Stripe made a refund of the order's payment: recorded with what the order shows given back. */
   #refunded(r: RefundRow, stripeId: string): void {
-    const o = store.readOrder(this.#db)!;
-    void stripeId; // kept in the refund's row
-    this.#change({ refunded_minor: o.refunded_minor + (r.reason === "second_payment" ? 0 : r.amount_minor) });
+    this.#db.transaction(() => {
+      markRefunded(this.#db, r, stripeId, iso());
+      const o = store.readOrder(this.#db)!;
+      this.#change({ refunded_minor: o.refunded_minor + (r.reason === "second_payment" ? 0 : r.amount_minor) });
+    });
   }
 
   /** Records a decision (the order's new state), with its event, before any line is told. */
