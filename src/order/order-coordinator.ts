@@ -6,8 +6,9 @@ import { chargeRefusal } from "../payments/amounts";
 import { askForSession, checkoutStep, failedAttempt, type ReturnUrls, sessionMade } from "../payments/checkout";
 import { insertRefund, markRefunded, nextRefundAt, Refunder } from "../payments/refunder";
 import { type CheckoutSession, expireCheckoutSession, type PaymentEvent } from "../payments/stripe";
-import { Backoff, logError } from "../ticket/backoff";
+import { Backoff, logError, withTimeout } from "../ticket/backoff";
 import { LINE_GRACE_SECONDS } from "../ticket/lines";
+import { PROJECTION_WAIT_MS } from "../ticket/outbox";
 import type { Actor } from "../ticket/rules";
 import type { LineOutcome, LinesOutcome, TicketSeller } from "../ticket/ticket-seller";
 import {
@@ -562,8 +563,15 @@ export class OrderCoordinator extends DurableObject<Env> {
     if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 
+  /**
+   * One operation at a time; each answered once D1 holds what it changed
+   * (at most PROJECTION_WAIT_MS: then the alarm carries it on), as a ticket's are.
+   */
   #serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work);
+    const run = this.#queue.then(work, work).then(async (result) => {
+      await withTimeout(this.#project(), PROJECTION_WAIT_MS).catch(() => {});
+      return result;
+    });
     this.#queue = run.catch(() => {});
     return run;
   }
