@@ -362,7 +362,10 @@ export class OrderCoordinator extends DurableObject<Env> {
       await this.#deliver(); // the payment, for the refunds of their units
       return { ok: true, order: this.#view() } as const;
     }
-    if (confirmed === "unknown") return noAnswer(); // the alarm goes on confirming
+    if (confirmed === "unknown") {
+      await this.#retryLater(); // the alarm goes on confirming
+      return noAnswer();
+    }
     // A line's units are gone (its escrow ended before the confirmation came): every other is given back
     // as it was. A payment is refunded whole; the box office's confirm is refused.
     if (paid) {
@@ -420,12 +423,15 @@ export class OrderCoordinator extends DurableObject<Env> {
     );
     const all = results.every(Boolean);
     if (all) this.#delivery = { failures: 0, retryAt: 0 };
-    else {
-      const failures = this.#delivery.failures + 1;
-      this.#delivery = { failures, retryAt: Date.now() + Math.min(RETRY_MS.min * 2 ** (failures - 1), RETRY_MS.max) };
-      await this.#arm(this.#delivery.retryAt);
-    }
+    else await this.#retryLater();
     return all;
+  }
+
+  /** Some line did not answer: the alarm tells them again, backing off. */
+  async #retryLater(): Promise<void> {
+    const failures = this.#delivery.failures + 1;
+    this.#delivery = { failures, retryAt: Date.now() + Math.min(RETRY_MS.min * 2 ** (failures - 1), RETRY_MS.max) };
+    await this.#arm(this.#delivery.retryAt);
   }
 
   /** Whether anyone a line admitted is inside (a confirmed order then stays). */
