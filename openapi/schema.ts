@@ -3677,6 +3677,10 @@ export interface operations {
             query?: {
                 /** @description Only purchases in this state */
                 status?: "held" | "confirmed" | "cancelled" | "expired" | "refunded";
+                /** @description A page of this many; none: all */
+                limit?: number;
+                /** @description The next page's, from the `Link` header */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -3689,6 +3693,8 @@ export interface operations {
             /** @description The purchases in every state (or in `status`), newest first */
             200: {
                 headers: {
+                    /** @description With `limit`, when there are more: `<...?limit=20&cursor=...>; rel="next"` */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -296,7 +296,17 @@ export interface BasketRushResult extends BasketCheck {
   byLines: Record<number, Stats>;
   /** Retries of orders left undecided (503, or no answer), with their keys. */
   retried: number;
+  /** The server's CPU per basket while they were placed (retries included, the checks not), given `cpuMs`. */
+  cpuUs?: number;
   consistent: boolean;
+}
+
+/** Places the baskets and, given `cpuMs` (the server's CPU so far), what they cost it per basket. */
+async function costedPlaceAll(c: Client, buyers: Buyer[], concurrency: number, maxMs?: number, cpuMs?: () => number) {
+  const before = cpuMs?.();
+  const placed = await placeAll(c, buyers, concurrency, maxMs);
+  const cpuUs = cpuMs && before !== undefined ? Math.round(((cpuMs() - before) * 1000) / buyers.length) : undefined;
+  return { ...placed, cpuUs };
 }
 
 /**
@@ -315,6 +325,7 @@ export async function basketRush(
     concurrency,
     maxMs,
     seed = 1,
+    cpuMs,
   }: {
     tickets?: number;
     stock: number;
@@ -324,11 +335,12 @@ export async function basketRush(
     concurrency: number;
     maxMs?: number;
     seed?: number;
+    cpuMs?: () => number;
   },
 ): Promise<BasketRushResult> {
   const ticketIds = await createTickets(c, tickets, stock, HOLD);
   const buyers = await buyersOf(baskets, mixedBaskets(ticketIds, minLines, maxLines, seed), `basket-${ticketIds[0]}`);
-  const placed = await placeAll(c, buyers, concurrency, maxMs);
+  const placed = await costedPlaceAll(c, buyers, concurrency, maxMs, cpuMs);
   const check = await checkBaskets(c, ticketIds, buyers, { status: "held", concurrency });
   const byLines: Record<number, Stats> = {};
   for (let n = minLines; n <= maxLines; n++) {
@@ -342,6 +354,7 @@ export async function basketRush(
     all: placed.stats,
     byLines,
     retried: placed.retried,
+    cpuUs: placed.cpuUs,
     consistent: check.problems.length === 0 && check.partial.length === 0,
   };
 }
@@ -360,19 +373,21 @@ export async function basketHolds(
     concurrency,
     tickets = 4,
     maxMs,
+    cpuMs,
   }: {
     lines: number;
     baskets: number;
     concurrency: number;
     tickets?: number;
     maxMs?: number;
+    cpuMs?: () => number;
   },
 ): Promise<BasketRushResult> {
   const ticketIds = await createTickets(c, tickets, baskets, HOLD);
   const basket = (i: number) =>
     Array.from({ length: lines }, (_, k) => ({ ticket_id: ticketIds[(i + k) % tickets]!, quantity: 1 }));
   const buyers = await buyersOf(baskets, basket, `holds-${ticketIds[0]}`);
-  const placed = await placeAll(c, buyers, concurrency, maxMs);
+  const placed = await costedPlaceAll(c, buyers, concurrency, maxMs, cpuMs);
   const check = await checkBaskets(c, ticketIds, buyers, { status: "held", concurrency });
   return {
     ...check,
@@ -381,6 +396,7 @@ export async function basketHolds(
     all: placed.stats,
     byLines: { [lines]: placed.stats },
     retried: placed.retried,
+    cpuUs: placed.cpuUs,
     consistent: check.problems.length === 0 && check.partial.length === 0,
   };
 }

@@ -101,13 +101,26 @@ export function listTickets(db: Db, skip: number, limit: number) {
   return db.select().from(tickets).orderBy(asc(tickets.id)).limit(limit).offset(skip);
 }
 
-/** A user's purchases (in one state, if given), newest first. */
-export function listPurchasesByUser(db: Db, userId: number, status?: PurchaseStatus) {
-  return db
+/** A user's purchases (in one state, if given), newest first; a page after `before` (created_at, id) if given. */
+export function listPurchasesByUser(
+  db: Db,
+  userId: number,
+  status?: PurchaseStatus,
+  before?: [string, number] | null,
+  limit?: number,
+) {
+  const query = db
     .select()
     .from(purchases)
-    .where(and(eq(purchases.user_id, userId), status ? eq(purchases.status, status) : undefined))
+    .where(
+      and(
+        eq(purchases.user_id, userId),
+        status ? eq(purchases.status, status) : undefined,
+        before ? sql`(${purchases.created_at}, ${purchases.id}) < (${before[0]}, ${before[1]})` : undefined,
+      ),
+    )
     .orderBy(desc(purchases.created_at), desc(purchases.id));
+  return limit === undefined ? query : query.limit(limit);
 }
 
 /** A page of a ticket's purchases by id: what its object takes over when it first owns the ticket. */

@@ -101,6 +101,15 @@ const price = z
 
 export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code of 3 upper-case letters");
 
+// Path and query values arrive as text: accept plain decimal digits only, so
+// "1e3", "0x10", " 7" or "+7" are refused rather than coerced.
+export const digits = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, "must be a whole number written in decimal digits")
+    .transform(Number)
+    .pipe(z.int().min(min).max(max));
+
 // An instant in UTC ("Z"), stored in one normal form so instants compare as text.
 const instant = z.iso
   .datetime({ abort: true, message: "must be an ISO 8601 date and time in UTC, e.g. 2026-12-01T10:00:00Z" })
@@ -231,6 +240,14 @@ export const userPurchasesQuery = z.object({
     .enum(PURCHASE_STATUSES)
     .optional()
     .openapi({ param: { name: "status", in: "query" }, description: "Only purchases in this state" }),
+  limit: digits(1, 100)
+    .optional()
+    .openapi({ param: { name: "limit", in: "query" }, type: "integer", description: "A page of this many; none: all" }),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, "must be a cursor this API answered with")
+    .optional()
+    .openapi({ param: { name: "cursor", in: "query" }, description: "The next page's, from the `Link` header" }),
 });
 
 // https (http://localhost too while developing: checked by the route, which knows the environment).
@@ -302,15 +319,6 @@ export const problemSchema = z
   .openapi("Problem", { description: "RFC 9457 problem document" });
 
 export const healthSchema = z.object({ status: z.literal("ok") }).openapi("Health", { example: { status: "ok" } });
-
-// Path and query values arrive as text: accept plain decimal digits only, so
-// "1e3", "0x10", " 7" or "+7" are refused rather than coerced.
-export const digits = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/, "must be a whole number written in decimal digits")
-    .transform(Number)
-    .pipe(z.int().min(min).max(max));
 
 const pathId = (name: string) =>
   digits(1, Number.MAX_SAFE_INTEGER).openapi({ param: { name, in: "path" }, type: "integer", example: 1 });

@@ -1,4 +1,4 @@
-import type { LineDecision } from "../ticket/lines";
+import type { LineDecision, Paid } from "../ticket/lines";
 import type { Rejection } from "../ticket/rules";
 import type { LineRow, OrderRow, OrderState, OrderStatus } from "./schema";
 
@@ -49,20 +49,23 @@ export function decisionFor(o: OrderRow): LineDecision | null {
     case "held":
       return null;
     case "refused":
+      return { to: "cancelled" };
     case "cancelled":
     case "refunded":
-      return { to: "cancelled" };
+      // A paid order the box office cancelled: lines not yet told of its payment refund their units too.
+      // (A late payment's refund is whole, the order's own: its lines were never paid.)
+      return { to: "cancelled", paid: o.confirmed_at ? paymentOf(o) : null };
     case "expired":
       return { to: "expired" };
     case "confirming":
       return { to: "confirmed", paid: null };
     case "confirmed":
-      return {
-        to: "confirmed",
-        paid: o.paid_session_id ? { intent: o.payment_intent, session: o.paid_session_id } : null,
-      };
+      return { to: "confirmed", paid: paymentOf(o) };
   }
 }
+
+const paymentOf = (o: OrderRow): Paid | null =>
+  o.paid_session_id ? { intent: o.payment_intent, session: o.paid_session_id } : null;
 
 /** Whether line `l` has yet to act on the order's state `state`. */
 export const undelivered = (l: LineRow, state: OrderState) =>

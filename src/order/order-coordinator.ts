@@ -4,10 +4,11 @@ import { hasPendingEvents, Publisher } from "../events/publisher";
 import type { EventDraft } from "../events/types";
 import { chargeRefusal } from "../payments/amounts";
 import { askForSession, checkoutStep, failedAttempt, type ReturnUrls, sessionMade } from "../payments/checkout";
-import { insertRefund, nextRefundAt, Refunder } from "../payments/refunder";
+import { insertRefund, markRefunded, nextRefundAt, Refunder } from "../payments/refunder";
 import { type CheckoutSession, expireCheckoutSession, type PaymentEvent } from "../payments/stripe";
-import { Backoff, logError } from "../ticket/backoff";
+import { Backoff, logError, withTimeout } from "../ticket/backoff";
 import { LINE_GRACE_SECONDS } from "../ticket/lines";
+import { PROJECTION_WAIT_MS } from "../ticket/outbox";
 import type { Actor } from "../ticket/rules";
 import type { LineOutcome, LinesOutcome, TicketSeller } from "../ticket/ticket-seller";
 import {
@@ -361,7 +362,10 @@ export class OrderCoordinator extends DurableObject<Env> {
       await this.#deliver(); // the payment, for the refunds of their units
       return { ok: true, order: this.#view() } as const;
     }
-    if (confirmed === "unknown") return noAnswer(); // the alarm goes on confirming
+    if (confirmed === "unknown") {
+      await this.#retryLater(); // the alarm goes on confirming
+      return noAnswer();
+    }
     // A line's units are gone (its escrow ended before the confirmation came): every other is given back
     // as it was. A payment is refunded whole; the box office's confirm is refused.
     if (paid) {
@@ -419,12 +423,15 @@ export class OrderCoordinator extends DurableObject<Env> {
     );
     const all = results.every(Boolean);
     if (all) this.#delivery = { failures: 0, retryAt: 0 };
-    else {
-      const failures = this.#delivery.failures + 1;
-      this.#delivery = { failures, retryAt: Date.now() + Math.min(RETRY_MS.min * 2 ** (failures - 1), RETRY_MS.max) };
-      await this.#arm(this.#delivery.retryAt);
-    }
+    else await this.#retryLater();
     return all;
+  }
+
+  /** Some line did not answer: the alarm tells them again, backing off. */
+  async #retryLater(): Promise<void> {
+    const failures = this.#delivery.failures + 1;
+    this.#delivery = { failures, retryAt: Date.now() + Math.min(RETRY_MS.min * 2 ** (failures - 1), RETRY_MS.max) };
+    await this.#arm(this.#delivery.retryAt);
   }
 
   /** Whether anyone a line admitted is inside (a confirmed order then stays). */
@@ -479,11 +486,13 @@ export class OrderCoordinator extends DurableObject<Env> {
     void this.#refunds.run();
   }
 
-  /** Stripe made a refund of the order's payment. */
+  /** Stripe made a refund of the order's payment: recorded with what the order shows given back. */
   #refunded(r: RefundRow, stripeId: string): void {
-    const o = store.readOrder(this.#db)!;
-    void stripeId; // kept in the refund's row
-    this.#change({ refunded_minor: o.refunded_minor + (r.reason === "second_payment" ? 0 : r.amount_minor) });
+    this.#db.transaction(() => {
+      markRefunded(this.#db, r, stripeId, iso());
+      const o = store.readOrder(this.#db)!;
+      this.#change({ refunded_minor: o.refunded_minor + (r.reason === "second_payment" ? 0 : r.amount_minor) });
+    });
   }
 
   /** Records a decision (the order's new state), with its event, before any line is told. */
@@ -560,8 +569,15 @@ export class OrderCoordinator extends DurableObject<Env> {
     if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 
+  /**
+   * One operation at a time; each answered once D1 holds what it changed
+   * (at most PROJECTION_WAIT_MS: then the alarm carries it on), as a ticket's are.
+   */
   #serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work);
+    const run = this.#queue.then(work, work).then(async (result) => {
+      await withTimeout(this.#project(), PROJECTION_WAIT_MS).catch(() => {});
+      return result;
+    });
     this.#queue = run.catch(() => {});
     return run;
   }

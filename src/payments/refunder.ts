@@ -22,6 +22,10 @@ export const insertRefund = (db: Db, row: NewRefund): RefundRow => db.insert(ref
 export const updateRefund = (db: Db, id: number, fields: Partial<RefundRow>): RefundRow =>
   db.update(refunds).set(fields).where(eq(refunds.id, id)).returning().get()!;
 
+/** Inside the change that records it: Stripe made refund `r`. */
+export const markRefunded = (db: Db, r: RefundRow, stripeId: string, now: string): RefundRow =>
+  updateRefund(db, r.id, { status: "succeeded", stripe_refund_id: stripeId, refunded_at: now, retry_at: null });
+
 export const refundsOf = (db: Db, purchaseId: number): RefundRow[] =>
   db.select().from(refunds).where(eq(refunds.purchase_id, purchaseId)).orderBy(asc(refunds.id)).all();
 

@@ -279,16 +279,21 @@ export function cancelEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow
   });
 }
 
+/** A purchase's last entry id (with none yet: the one before its first). */
 const lastEntryId = (db: Store, purchaseId: number) =>
   db
     .select({ id: max(entries.id) })
     .from(entries)
     .where(eq(entries.purchase_id, purchaseId))
-    .get()!.id!;
+    .get()?.id ?? purchaseId * ENTRIES_PER_PURCHASE;
 
 /** Whether a purchase has an entry id left for one more reissued code. */
 export const canReissue = (db: Store, purchaseId: number) =>
   lastEntryId(db, purchaseId) + 1 < (purchaseId + 1) * ENTRIES_PER_PURCHASE;
+
+/** Whether a purchase has entry ids left for its units' entries (again, for a line taken again). */
+export const hasEntryIds = (db: Store, p: PurchaseRow) =>
+  lastEntryId(db, p.id) + p.quantity < (p.id + 1) * ENTRIES_PER_PURCHASE;
 
 /** A new code for an entry (a lost phone, a friend): the old entry is revoked, a new one takes its place. */
 export function reissueEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRow, now: string): EntryRow {

@@ -1,4 +1,4 @@
-import { entriesOf, hasCheckedIn } from "./entries";
+import { entriesOf, hasCheckedIn, hasEntryIds } from "./entries";
 import { type Rejection, retakeRefusal } from "./rules";
 import { amendPurchase, cancelPurchase, confirmPurchase, expirePurchases, secondsAfter } from "./sales";
 import type { PurchaseRow, TicketRow } from "./schema";
@@ -14,13 +14,19 @@ export const LINE_GRACE_SECONDS = 60;
 
 export type LineDecision =
   /** Paid (or confirmed by the box office): its units are sold; a line whose escrow ended takes them again if free. */
-  | { to: "confirmed"; paid: { intent: string | null; session: string } | null }
-  /** Its units go back: a held line's, or a confirmed one's not checked in (refunded if paid). */
-  | { to: "cancelled" }
+  | { to: "confirmed"; paid: Paid | null }
+  /**
+   * Its units go back: a held line's, or a confirmed one's not checked in
+   * (refunded if paid: `paid` is the order's payment, for a line not yet told of it).
+   */
+  | { to: "cancelled"; paid?: Paid | null }
   /** The order's deadline passed unpaid: a held line lets its units go. */
   | { to: "expired" }
   /** A checkout lengthened the order: the line is held until `until`, plus the grace. */
   | { to: "extended"; until: string };
+
+/** The order's payment, which pays for every line. */
+export type Paid = { intent: string | null; session: string };
 
 export type LineResult = { ok: true; p: PurchaseRow } | Rejection;
 
@@ -40,13 +46,16 @@ export function settleLine(db: Store, t: TicketRow, p: PurchaseRow, d: LineDecis
       if (p.status === "held") return done(confirmPurchase(db, t, p, now, d.paid ?? undefined));
       // Released (its escrow ended, or its order was cancelled first): its units again, if still free.
       const released = p.status === "expired" || (p.status === "cancelled" && entriesOf(db, p.id).length === 0);
-      if (!released || refundsOf(db, p.id).length > 0) return invalid();
+      if (!released || refundsOf(db, p.id).length > 0 || !hasEntryIds(db, p)) return invalid();
       const refused = retakeRefusal(t, p, unitsOf(db, p.user_id));
       return refused ?? done(confirmPurchase(db, t, p, now, d.paid ?? undefined));
     }
     case "cancelled": {
       if (p.status === "held") return done(cancelPurchase(db, t, p, now));
       if (p.status !== "confirmed") return done(p); // released already, or refunded
+      // Cancelled before the payment's news reached this line: recorded first, so its units are refunded.
+      if (d.paid && !p.paid_session_id)
+        p = amendPurchase(db, t, p, { payment_intent: d.paid.intent, paid_session_id: d.paid.session });
       // Someone it admitted is inside: those units stay sold; the others go back.
       if (hasCheckedIn(db, p.id)) return { ok: false, code: "checked_in" };
       return done(cancelPurchase(db, t, p, now));

@@ -1,4 +1,4 @@
-import { insertRefund, updateRefund } from "../payments/refunder";
+import { insertRefund, markRefunded } from "../payments/refunder";
 import { purchaseEvent } from "./events";
 import type { PurchaseRow, RefundReason, RefundRow, TicketRow } from "./schema";
 import { change, findPurchase, type Store, updatePurchase } from "./store";
@@ -28,7 +28,7 @@ export function refundUnits(db: Store, p: PurchaseRow, units: number, reason: Re
  */
 export function settleRefund(db: Store, t: TicketRow, r: RefundRow, stripeId: string, now: string): PurchaseRow {
   return change(db, (version) => {
-    updateRefund(db, r.id, { status: "succeeded", stripe_refund_id: stripeId, refunded_at: now, retry_at: null });
+    markRefunded(db, r, stripeId, now);
     const p = findPurchase(db, r.purchase_id)!;
     const refunded = p.refunded_minor + (r.reason === "second_payment" ? 0 : r.amount_minor);
     const ended = (p.status === "cancelled" || p.status === "expired") && refunded >= p.total_price_minor;

@@ -146,8 +146,10 @@ function prepare(db: Store) {
     createEntries: db
       .insert(entries)
       .select(
-        sql`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${p("quantity")})
-          SELECT ${p("purchase")} * ${ENTRIES_PER_PURCHASE} + i, ${p("purchase")}, 'valid', NULL, NULL, NULL, NULL, ${p("now")}, ${p("now")}, ${p("version")} FROM n`,
+        // After its last entry: a line taken again after it was given back keeps its old, cancelled ones.
+        sql`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${p("quantity")}),
+            base(id) AS (SELECT coalesce(max(id), ${p("purchase")} * ${ENTRIES_PER_PURCHASE}) FROM entries WHERE purchase_id = ${p("purchase")})
+          SELECT base.id + i, ${p("purchase")}, 'valid', NULL, NULL, NULL, NULL, ${p("now")}, ${p("now")}, ${p("version")} FROM n, base`,
       )
       .prepare(),
     purchasesIn: db

@@ -10,6 +10,7 @@ import type { PurchaseOutcome, ResyncOutcome, UpdateOutcome } from "../../ticket
 import { assertActsFor, auth, buyerOf, keysUnavailable, notYours } from "../auth";
 import { cacheFor } from "../cache";
 import type { AppEnv } from "../context";
+import { afterCursor, cursorOf } from "../cursor";
 import { idempotencyKey, keyReused } from "../idempotency";
 import { bearer, json, objectCall, openApiRouter, problems } from "../openapi";
 import { notFound, outcomeUnknown } from "../problem";
@@ -211,7 +212,16 @@ const userPurchases = createRoute({
   middleware: [auth("admin", "user")] as const,
   request: { params: userIdParam, query: userPurchasesQuery },
   responses: {
-    200: json(purchaseSchema.array(), "The purchases in every state (or in `status`), newest first"),
+    200: {
+      ...json(purchaseSchema.array(), "The purchases in every state (or in `status`), newest first"),
+      headers: z.object({
+        Link: z.string().optional().openapi({
+          description: 'With `limit`, when there are more: `<...?limit=20&cursor=...>; rel="next"`',
+          example:
+            '</tickets/user/42?limit=20&cursor=WyIyMDI2LTExLTI5VDE5OjQwOjAxLjAwMFoiLDEwMDAwMDAwMDBd>; rel="next"',
+        }),
+      }),
+    },
     ...problems([400, 401, 403, 404, 503], {
       403: { examples: [notYours()] },
       404: {
@@ -346,11 +356,21 @@ export const ticketsRouter = openApiRouter()
   })
   .openapi(userPurchases, async (c) => {
     const { user_id } = c.req.valid("param");
-    const { status } = c.req.valid("query");
+    const { status, limit, cursor } = c.req.valid("query");
     assertActsFor(c.get("principal"), user_id);
-    const rows = await read(c, (db) => q.listPurchasesByUser(db, user_id, status));
-    if (rows.length === 0 && !status) throw notFound("This user has no purchases.");
-    return c.json(rows.map(toPurchase), 200);
+    const after = cursor ? afterCursor<number>(cursor, "number") : null;
+    const paged = limit ?? (after ? 20 : undefined);
+    const rows = await read(c, (db) => q.listPurchasesByUser(db, user_id, status, after, paged && paged + 1));
+    if (rows.length === 0 && !status && !after) throw notFound("This user has no purchases.");
+    const page = paged === undefined ? rows : rows.slice(0, paged);
+    const last = page.at(-1);
+    if (paged === undefined || rows.length <= paged || !last) return c.json(page.map(toPurchase), 200);
+    const next = new URLSearchParams({
+      ...(status ? { status } : {}),
+      limit: String(paged),
+      cursor: cursorOf(last.created_at, last.id),
+    });
+    return c.json(page.map(toPurchase), 200, { Link: `</tickets/user/${user_id}?${next}>; rel="next"` });
   })
   .openapi(gameTickets, async (c) => {
     const rows = await read(c, (db) => q.listTicketsByGame(db, c.req.valid("param").game_id));

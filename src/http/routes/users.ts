@@ -5,8 +5,8 @@ import type { HeldLine } from "../../order/order-coordinator";
 import type { LineRow, OrderRow } from "../../order/schema";
 import type { LinesOutcome } from "../../ticket/ticket-seller";
 import { assertActsFor, auth } from "../auth";
+import { afterCursor, cursorOf } from "../cursor";
 import { bearer, json, openApiRouter, problems } from "../openapi";
-import { invalid } from "../problem";
 import { read } from "../read-model";
 import { userIdParam } from "../schemas";
 import { orderListQuery, orderListSchema } from "../schemas/orders";
@@ -30,27 +30,12 @@ const userOrders = createRoute({
   responses: { 200: json(orderListSchema, "A page of orders"), ...problems([400, 401, 403, 503]) },
 });
 
-const encode = (row: Pick<OrderRow, "created_at" | "id">) =>
-  btoa(JSON.stringify([row.created_at, row.id]))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replaceAll("=", "");
-
-function decode(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/"))) as unknown;
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === "string")) {
-      return value as [string, string];
-    }
-  } catch {}
-  throw invalid([{ field: "cursor", message: "must be a cursor this API answered with" }]);
-}
-
 export const usersRouter = openApiRouter().openapi(userOrders, async (c) => {
   const { user_id } = c.req.valid("param");
   const { limit, cursor } = c.req.valid("query");
   assertActsFor(c.get("principal"), user_id);
-  const rows = await read(c, (db) => q.listOrdersOfUser(db, user_id, cursor ? decode(cursor) : null, limit + 1));
+  const after = cursor ? afterCursor<string>(cursor, "string") : null;
+  const rows = await read(c, (db) => q.listOrdersOfUser(db, user_id, after, limit + 1));
   const page = rows.slice(0, limit);
   const purchases =
     page.length === 0
@@ -97,5 +82,6 @@ export const usersRouter = openApiRouter().openapi(userOrders, async (c) => {
       return presentOrder(c.env, { order, lines }, mine);
     }),
   );
-  return c.json({ orders, next_cursor: rows.length > limit ? encode(page.at(-1)!) : null }, 200);
+  const last = page.at(-1);
+  return c.json({ orders, next_cursor: rows.length > limit && last ? cursorOf(last.created_at, last.id) : null }, 200);
 });
