@@ -21,6 +21,24 @@ const entryKey = (kid: string) => {
 const currentEntryKey = entryKey("k2");
 const oldEntryKey = entryKey("k1");
 
+// test/orders-fuzz.test.ts at another scale or seed (`npm run orders:fuzz`): ORDERS_FUZZ_BASKETS, _SEED, _WAVE,
+// _ONLY_WAVE, _DROP, _CRASH and _STRICT, passed to the tests as one binding (they cannot read the environment).
+const numbers = (names: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(names).flatMap(([field, name]) => (process.env[name] ? [[field, Number(process.env[name])]] : [])),
+  );
+const ordersFuzz = JSON.stringify({
+  ...numbers({
+    baskets: "ORDERS_FUZZ_BASKETS",
+    seed: "ORDERS_FUZZ_SEED",
+    wave: "ORDERS_FUZZ_WAVE",
+    only: "ORDERS_FUZZ_ONLY_WAVE",
+    drop: "ORDERS_FUZZ_DROP",
+    crash: "ORDERS_FUZZ_CRASH",
+  }),
+  ...(process.env.ORDERS_FUZZ_STRICT === "1" ? { strict: true } : {}),
+});
+
 // The Stripe API, as the worker sees it in tests.
 const stripe = fakeStripe();
 // Webhook endpoints, as the worker sees them in tests.
@@ -54,6 +72,7 @@ export default defineConfig(async () => {
                   ENTRY_SIGNING_KEY: JSON.stringify(currentEntryKey),
                   ENTRY_VERIFY_KEYS: JSON.stringify([{ ...oldEntryKey, d: undefined }]),
                   TEST_OLD_ENTRY_KEY: oldEntryKey, // signs codes as before a rotation
+                  TEST_ORDERS_FUZZ: ordersFuzz,
                 },
                 outboundService: (request: Parameters<typeof stripe>[0]) => {
                   if (request.url === JWKS_URL) return Response.json(jwks);
