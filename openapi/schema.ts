@@ -1901,6 +1901,8 @@ export interface components {
                 total_price: number;
                 /** @description The line is this purchase of its ticket (order_id set) */
                 purchase_id: number;
+                /** @description A seated line: the seats held for it */
+                seats?: string[];
             }[];
         };
         /**
@@ -2256,6 +2258,7 @@ export interface components {
                  * @example 2026-11-29T19:40:00.000Z
                  */
                 sales_end?: string | null;
+                seats?: string[];
             }[];
             /** @description currency_mismatch: the lines' currencies */
             currencies?: string[];
@@ -3267,6 +3270,8 @@ export interface components {
             total_price: number;
             /** @description The line is this purchase of its ticket (order_id set) */
             purchase_id: number;
+            /** @description A seated line: the seats held for it */
+            seats?: string[];
             /**
              * @description Its purchase's state, as its ticket holds it
              * @enum {string}
@@ -3293,11 +3298,14 @@ export interface components {
         OrderCreate: {
             /** @description Whom it is for; a user's own token may leave it out (the admin may not) */
             user_id?: number;
-            /** @description 1 to 20 lines, each of another ticket, all sold in one currency */
+            /** @description 1 to 20 lines, each of another ticket (a seated ticket's seats: one line per block), all sold in one currency */
             lines: {
                 ticket_id: number;
                 /** @default 1 */
                 quantity?: number;
+                /** @description A seated ticket's seats in one block: another block is another line */
+                seats?: string[];
+                best_available?: components["schemas"]["BestAvailable"];
             }[];
         };
         /**

@@ -61,6 +61,7 @@ export interface OrderLine {
   quantity: number;
   unit_price_minor: number;
   purchase_id: number;
+  seats?: string[]; // a seated line's
 }
 
 /**

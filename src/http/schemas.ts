@@ -373,6 +373,7 @@ export const problemSchema = z
           bought: z.int().optional(),
           sales_start: timestamp.nullable().optional(),
           sales_end: timestamp.nullable().optional(),
+          seats: z.array(z.string()).optional(),
         }),
       )
       .optional()

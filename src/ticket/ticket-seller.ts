@@ -121,6 +121,9 @@ export interface LineRequest {
   user_id: number;
   quantity: number;
   deadline?: number;
+  /** A seated ticket's line: its seats (one block's), or the best ones. */
+  seats?: string[];
+  best?: OrderRequest["best"];
 }
 /** A line as its ticket holds it, with what the order shows of the ticket. */
 export type LineOutcome =
@@ -224,10 +227,17 @@ export class TicketSeller extends DurableObject<Env> {
    * order decided first.
    */
   async holdLine(ticketId: number, line: LineRequest): Promise<LineOutcome> {
+    const seated = line.seats ? { seats: line.seats } : line.best ? { best: line.best } : null;
     const request = {
       user_id: line.user_id,
       quantity: line.quantity,
-      idempotency: { principal: "order", key: line.key, hash: `${line.user_id}x${line.quantity}` },
+      seats: line.seats,
+      best: line.best,
+      idempotency: {
+        principal: "order",
+        key: line.key,
+        hash: `${line.user_id}x${line.quantity}${seated ? JSON.stringify(seated) : ""}`,
+      },
       deadline: line.deadline,
     };
     const held = await this.#sell(ticketId, request, true, { order_id: line.order_id, grace: LINE_GRACE_SECONDS });

@@ -174,15 +174,19 @@ const LINE_STATUS = {
  */
 export async function presentOrder(env: Env, view: OrderView, held?: HeldLine[]) {
   const shown = orderData(view);
-  const now = (ticketId: number) => held?.find((h) => h.ticket_id === ticketId);
-  const refunded = view.lines.reduce((n, l) => n + (now(l.ticket_id)?.purchase.refunded_minor ?? l.refunded_minor), 0);
+  // A line is its purchase (a ticket may have several lines: seats in several blocks).
+  const now = (purchaseId: number | null) => held?.find((h) => h.purchase.id === purchaseId);
+  const refunded = view.lines.reduce(
+    (n, l) => n + (now(l.purchase_id)?.purchase.refunded_minor ?? l.refunded_minor),
+    0,
+  );
   return {
     ...shown,
     currency: shown.currency!,
     refunded_price: (view.order.refunded_minor + refunded) / 100,
     lines: await Promise.all(
       shown.lines.map(async (l) => {
-        const line = now(l.ticket_id);
+        const line = now(l.purchase_id);
         const status = line?.purchase.status ?? LINE_STATUS[shown.status];
         const entries =
           line && status === "confirmed"
@@ -211,7 +215,11 @@ export const ordersRouter = openApiRouter()
     const id = await orderId(principal === undefined ? "" : principalKey(principal), key?.key);
     const request = {
       user_id: body.user_id,
-      lines: body.lines,
+      lines: body.lines.map(({ best_available, ...l }) => ({
+        ...l,
+        quantity: l.seats?.length ?? l.quantity,
+        ...(best_available ? { best: best_available } : {}),
+      })),
       principal: key?.principal ?? null,
       hash: key?.hash ?? "",
       deadline: Date.now() + ORDER_DEADLINE_MS,
