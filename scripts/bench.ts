@@ -5,6 +5,8 @@
 //   --stock N            rush stock (500)      --buyers N   buyers per rush (5000)
 //   --concurrency LIST   levels (1,8,64,256)   --requests N requests per read scenario (3000)
 //   --json FILE          also write the results as JSON
+//   --seat-picks N       picks per seat rush (20000): one full block, then a whole stand, at concurrency 64
+//   --seats-only         only the seat rushes
 // Exits non-zero on any oversell, inconsistency or double admission.
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -13,6 +15,7 @@ import { adminHeader } from "./lib/dev-vars.ts";
 import { type GateRushResult, gateRush } from "./lib/gate-rush.ts";
 import { type Client, client, run, type Stats, stats } from "./lib/load.ts";
 import { type RushResult, rush } from "./lib/rush.ts";
+import { type SeatRushResult, seatRush } from "./lib/seat-rush.ts";
 import { startLocalServer, startServer } from "./lib/server.ts";
 
 const { values: opts } = parseArgs({
@@ -23,12 +26,15 @@ const { values: opts } = parseArgs({
     concurrency: { type: "string", default: "1,8,64,256" },
     requests: { type: "string", default: "3000" },
     json: { type: "string" },
+    "seat-picks": { type: "string", default: "20000" },
+    "seats-only": { type: "boolean", default: false },
   },
 });
+const SEAT_PICKS = Number(opts["seat-picks"]);
 const STOCK = Number(opts.stock);
 const BUYERS = Number(opts.buyers);
 const REQUESTS = Number(opts.requests);
-const LEVELS = opts.concurrency.split(",").map(Number);
+const LEVELS = opts["seats-only"] ? [] : opts.concurrency.split(",").map(Number);
 const MAX_MS = 120_000; // per scenario
 /** Purchases/s of the system this replaces (FastAPI + SQLAlchemy) on this machine at concurrency 64: 131-175. */
 const REPLACED_RPS = 175;
@@ -49,6 +55,7 @@ const api = opts.url ? { url: opts.url, stop: async () => {} } : await startLoca
 const bare = await startServer("wrangler", ["dev", "-c", "bench/bare/wrangler.toml"]);
 const rows: Row[] = [];
 let gate: GateRushResult | undefined;
+const seatRushes: SeatRushResult[] = [];
 let failed = false;
 try {
   const c = client(api.url, Math.max(...LEVELS), { Authorization: adminHeader() });
@@ -110,6 +117,14 @@ try {
       });
     }
   }
+  // The seat rushes, at concurrency 64: one full block, then a whole stand.
+  const sc = client(api.url, 64, { Authorization: adminHeader() });
+  for (const mode of ["block", "stand"] as const) {
+    const r = await seatRush(sc, { mode, picks: SEAT_PICKS, concurrency: 64 });
+    if (r.doubleHeld > 0 || r.mismatched > 0) failed = true;
+    seatRushes.push(r);
+  }
+  sc.close();
   c.close();
   b.close();
 } finally {
@@ -140,6 +155,25 @@ if (gate) {
       `${g.requests} scans, ${g.rps} scans/s, p50 ${g.p50} ms, p99 ${g.p99} ms; admitted ${gate.admitted}, ` +
       `double admissions ${gate.doubleAdmissions}, never admitted ${gate.neverAdmitted}`,
   );
+}
+
+for (const r of seatRushes) {
+  const a = r.all;
+  console.log(
+    `\nseat rush on ${r.mode === "block" ? "one full block" : "a whole stand (10 blocks)"} of ${r.seats} seats, concurrency 64: ` +
+      `${r.picks} best-available picks of 1 to 8 together (${r.held} held, ${r.cancels} given back), ${a.rps} picks/s, ` +
+      `over HTTP p50 ${a.p50} ms, p99 ${a.p99} ms; inside the block object p50 ${r.inObjectP50} ms, p99 ${r.inObjectP99} ms; ` +
+      `seats held twice ${r.doubleHeld}, seats the blocks show otherwise ${r.mismatched}\n` +
+      `  picks leaving a single empty seat beside the group where a group without one existed: ours ${r.lone.ours} ` +
+      `(${r.lone.oursShare} %), naive first fit replayed over the same picks ${r.lone.firstFit} (${r.lone.firstFitShare} %)`,
+  );
+}
+for (const r of seatRushes) {
+  const ok = r.inObjectP99 <= 30 && r.lone.oursShare <= 0.5 && r.doubleHeld === 0 && r.mismatched === 0;
+  console.log(
+    `  ${ok ? "met " : "MISS"}  seat rush (${r.mode}): p99 in the object <= 30 ms, lone seats <= 0.5 %, none held twice`,
+  );
+  if (!ok) failed = true;
 }
 
 // The targets, at concurrency 64.
@@ -175,7 +209,8 @@ if (bare64 && health64 && buy64 && hold64 && soldOut64 && gate64) {
   for (const [name, ok, figure] of targets) console.log(`  ${ok ? "met " : "MISS"}  ${name.padEnd(46)} ${figure}`);
 }
 
-if (opts.json) writeFileSync(opts.json, JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate }, null, 2));
+if (opts.json)
+  writeFileSync(opts.json, JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate, seatRushes }, null, 2));
 if (failed) {
   console.error("\nFAIL: oversell, inconsistency or a double admission (see above)");
   process.exit(1);
