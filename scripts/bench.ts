@@ -1,6 +1,8 @@
 // `npm run bench`: load benchmark of the API through wrangler dev, beside a
 // bare Hono Worker (bench/bare) served by the same wrangler in the same run:
 // every figure is also a ratio to that Worker, the platform's own speed here.
+// `cpu µs` is the CPU each request cost the server (wrangler and workerd, every
+// process, from /proc): a shared machine's noise moves it far less than rates.
 //   --url URL            use a running API instead of starting one (the bare Worker is still started)
 //   --stock N            rush stock (500)      --buyers N   buyers per rush (5000)
 //   --concurrency LIST   levels (1,8,64,256)   --requests N requests per read scenario (3000)
@@ -16,7 +18,7 @@ import { type GateRushResult, gateRush } from "./lib/gate-rush.ts";
 import { type Client, client, run, type Stats, stats } from "./lib/load.ts";
 import { type RushResult, rush } from "./lib/rush.ts";
 import { type SeatRushResult, seatRush } from "./lib/seat-rush.ts";
-import { startLocalServer, startServer } from "./lib/server.ts";
+import { startLocalServer, startServer, usageOf } from "./lib/server.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,6 +45,8 @@ interface Row {
   scenario: string;
   concurrency: number;
   stats: Stats;
+  /** The server's CPU per request (wrangler and workerd, all processes): steadier than rates on a shared machine. */
+  cpuUs?: number;
   vsBare: number;
   vsHealth: number;
   rush?: Omit<RushResult, "all" | "selling" | "soldOut">;
@@ -51,7 +55,7 @@ interface Row {
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 // One after the other: two wrangler devs starting at once contend for a port.
-const api = opts.url ? { url: opts.url, stop: async () => {} } : await startLocalServer();
+const api = opts.url ? { url: opts.url, pid: 0, stop: async () => {} } : await startLocalServer();
 const bare = await startServer("wrangler", ["dev", "-c", "bench/bare/wrangler.toml"]);
 const rows: Row[] = [];
 let gate: GateRushResult | undefined;
@@ -68,49 +72,87 @@ try {
   const readPath = `/tickets/${(JSON.parse(read.body) as { id: number }).id}`;
   const health = (on: Client, concurrency: number) =>
     run(on, REQUESTS / 2, concurrency, () => ({ method: "GET", path: "/health" }), MAX_MS);
+  /** Runs `work` and the CPU per request it cost the server `pid` (none for --url). */
+  const costed = async <T>(pid: number, work: () => Promise<T>, requests: (t: T) => number) => {
+    const before = pid ? usageOf(pid).cpuMs : 0;
+    const result = await work();
+    const cpuUs = pid ? Math.round(((usageOf(pid).cpuMs - before) * 1000) / requests(result)) : undefined;
+    return { result, cpuUs };
+  };
 
   for (const concurrency of LEVELS) {
     // The two /health figures are measured before and after the other scenarios and pooled, so a drift of
     // the shared machine during the level weighs on both sides of every ratio.
-    const before = [await health(b, concurrency), await health(c, concurrency)];
-    const measured: [string, Stats, Row["rush"]?][] = [];
+    const healths = async () => [
+      await costed(
+        bare.pid,
+        () => health(b, concurrency),
+        (r) => r.samples.length,
+      ),
+      await costed(
+        api.pid,
+        () => health(c, concurrency),
+        (r) => r.samples.length,
+      ),
+    ];
+    const before = await healths();
+    const measured: [string, Stats, number | undefined, Row["rush"]?][] = [];
 
-    const r = await run(c, REQUESTS, concurrency, () => ({ method: "GET", path: readPath }), MAX_MS);
-    measured.push(["GET /tickets/{id}", stats(r.samples, r.ms)]);
+    const r = await costed(
+      api.pid,
+      () => run(c, REQUESTS, concurrency, () => ({ method: "GET", path: readPath }), MAX_MS),
+      (r) => r.samples.length,
+    );
+    measured.push(["GET /tickets/{id}", stats(r.result.samples, r.result.ms), r.cpuUs]);
     for (const [label, stock, hold] of [
       [`rush ${STOCK} / ${BUYERS}`, STOCK, false],
       ["buy (stock >= buyers)", BUYERS, false],
       ["hold (stock >= buyers)", BUYERS, true],
     ] as const) {
-      const { all, selling, soldOut, ...check } = await rush(c, {
-        stock,
-        buyers: BUYERS,
-        concurrency,
-        maxMs: MAX_MS,
-        hold,
-      });
+      const { result, cpuUs } = await costed(
+        api.pid,
+        () => rush(c, { stock, buyers: BUYERS, concurrency, maxMs: MAX_MS, hold }),
+        (r) => r.all.requests,
+      );
+      const { all, selling, soldOut, ...check } = result;
       if (check.oversold > 0 || !check.consistent) failed = true;
-      if (stock < BUYERS) measured.push([`${label}: selling`, selling, check], [`${label}: sold out`, soldOut, check]);
-      else measured.push([label, all, check]);
+      // A rush's CPU is its whole run's: shown on its line of all requests only.
+      if (stock < BUYERS)
+        measured.push(
+          [`${label}: selling`, selling, undefined, check],
+          [`${label}: sold out`, soldOut, undefined, check],
+        );
+      else measured.push([label, all, cpuUs, check]);
     }
     if (concurrency === 64) {
-      gate = await gateRush(c);
+      const g = await costed(
+        api.pid,
+        () => gateRush(c),
+        (r) => r.all.requests,
+      );
+      gate = g.result;
       if (gate.doubleAdmissions > 0 || gate.neverAdmitted > 0) failed = true;
-      measured.push([`gate scans (${gate.scanners} scanners)`, gate.all]);
+      measured.push([`gate scans (${gate.scanners} scanners)`, gate.all, g.cpuUs]);
     }
 
-    const after = [await health(b, concurrency), await health(c, concurrency)];
-    const pooled = (i: number) => stats([...before[i]!.samples, ...after[i]!.samples], before[i]!.ms + after[i]!.ms);
-    const [bareHealth, apiHealth] = [pooled(0), pooled(1)];
-    for (const [scenario, s, rushCheck] of [
-      ["bare Worker GET /health", bareHealth] as const,
-      ["GET /health", apiHealth] as const,
+    const after = await healths();
+    const pooled = (i: number) => {
+      const [x, y] = [before[i]!, after[i]!];
+      const cpu = x.cpuUs !== undefined && y.cpuUs !== undefined ? Math.round((x.cpuUs + y.cpuUs) / 2) : undefined;
+      return [stats([...x.result.samples, ...y.result.samples], x.result.ms + y.result.ms), cpu] as const;
+    };
+    const [bareHealth, bareCpu] = pooled(0);
+    const [apiHealth, apiCpu] = pooled(1);
+    for (const [scenario, s, cpuUs, rushCheck] of [
+      ["bare Worker GET /health", bareHealth, bareCpu] as const,
+      ["GET /health", apiHealth, apiCpu] as const,
       ...measured,
     ]) {
       rows.push({
         scenario,
         concurrency,
         stats: s,
+        cpuUs,
         vsBare: ratio(s.rps, bareHealth.rps),
         vsHealth: ratio(s.rps, apiHealth.rps),
         rush: rushCheck,
@@ -136,7 +178,7 @@ console.log(
   `\nmachine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; stock ${STOCK}, buyers ${BUYERS}`,
 );
 console.log(
-  `${"scenario".padEnd(30)}${pad("conc", 5)}${pad("req/s", 8)}${pad("x bare", 8)}${pad("x health", 9)}${pad("p50 ms", 8)}${pad("p95", 7)}${pad("p99", 7)}${pad("max", 7)}  statuses            oversold  consistent`,
+  `${"scenario".padEnd(30)}${pad("conc", 5)}${pad("req/s", 8)}${pad("x bare", 8)}${pad("x health", 9)}${pad("cpu µs", 8)}${pad("p50 ms", 8)}${pad("p95", 7)}${pad("p99", 7)}${pad("max", 7)}  statuses            oversold  consistent`,
 );
 for (const row of rows) {
   const s = row.stats;
@@ -144,7 +186,7 @@ for (const row of rows) {
     .map(([k, v]) => `${k}:${v}`)
     .join(" ");
   console.log(
-    `${row.scenario.padEnd(30)}${pad(row.concurrency, 5)}${pad(s.rps, 8)}${pad(row.vsBare.toFixed(2), 8)}${pad(row.vsHealth.toFixed(2), 9)}${pad(s.p50, 8)}${pad(s.p95, 7)}${pad(s.p99, 7)}${pad(s.max, 7)}  ${statuses.padEnd(20)}${row.rush ? `${pad(row.rush.oversold, 8)}  ${row.rush.consistent ? "yes" : `NO: ${row.rush.problems.join("; ")}`}` : ""}`,
+    `${row.scenario.padEnd(30)}${pad(row.concurrency, 5)}${pad(s.rps, 8)}${pad(row.vsBare.toFixed(2), 8)}${pad(row.vsHealth.toFixed(2), 9)}${pad(row.cpuUs ?? "", 8)}${pad(s.p50, 8)}${pad(s.p95, 7)}${pad(s.p99, 7)}${pad(s.max, 7)}  ${statuses.padEnd(20)}${row.rush ? `${pad(row.rush.oversold, 8)}  ${row.rush.consistent ? "yes" : `NO: ${row.rush.problems.join("; ")}`}` : ""}`,
   );
 }
 

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { adminHeader, userBearer } from "./lib/dev-vars.ts";
 import { client, run, stats } from "./lib/load.ts";
-import { freePort, startLocalServer } from "./lib/server.ts";
+import { freePort, startLocalServer, usageOf } from "./lib/server.ts";
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -70,7 +70,9 @@ try {
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 200 });
   await send("Profiler.start");
+  const before = usageOf(server.pid);
   const r = await run(c, N, 64, request);
+  const after = usageOf(server.pid);
   const { profile } = await send<{ profile: Profile }>("Profiler.stop");
   ws.close();
   c.close();
@@ -103,6 +105,10 @@ try {
   console.log(
     `\n${scenario}: ${s.requests} requests at concurrency 64, ${s.rps}/s, p50 ${s.p50} ms, p99 ${s.p99} ms; ` +
       `the isolate was sampled ${(total / 1000).toFixed(0)} ms (${((total / 1000 / N) * 1000).toFixed(0)} µs per request, idle included)`,
+  );
+  console.log(
+    `the server (wrangler, workerd) used ${(((after.cpuMs - before.cpuMs) / N) * 1000).toFixed(0)} µs of CPU ` +
+      `and wrote ${((after.writtenBytes - before.writtenBytes) / N / 1024).toFixed(1)} KiB to disk per request (profiler included)`,
   );
   console.log("\nown time:");
   for (const row of top(selfTime, 25)) console.log(line(row));

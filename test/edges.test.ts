@@ -164,6 +164,48 @@ describe("edges of the ticket's object", () => {
     expect(row).not.toBeNull();
   });
 
+  it("keeps what later flushes wrote when a resync's D1 batch lands after them", { timeout: 30_000 }, async () => {
+    const ticket = await createTicket({ stock: 10 });
+    expect((await buy({ user_id: 1, ticket_id: ticket.id })).status).toBe(200);
+    let release!: () => void;
+    const hung = new Promise<void>((r) => {
+      release = r;
+    });
+    let landed!: () => void;
+    const lateLanded = new Promise<void>((r) => {
+      landed = r;
+    });
+    // D1 takes the resync's batch but runs it late: after the object gave up on it (5 s) and flushed a sale.
+    const restore = interceptD1(async (call, forward) => {
+      if (!call.statements.some((s) => /delete from "purchases"/i.test(s.sql))) return forward();
+      await hung;
+      try {
+        return await forward();
+      } finally {
+        landed();
+      }
+    });
+    let saleId = 0;
+    try {
+      const resync = api(`/tickets/${ticket.id}/resync`, { method: "POST", headers: asAdmin });
+      await scheduler.wait(50);
+      const sale = await buy({ user_id: 2, ticket_id: ticket.id });
+      expect(sale.status).toBe(200);
+      saleId = sale.body.id as number;
+      expect((await resync).status).toBe(503);
+      await settle(ticket.id);
+      release();
+      await lateLanded;
+    } finally {
+      release();
+      restore();
+    }
+    await settle(ticket.id);
+    // The older ticket row is not put back, and the sale D1 got from the later flush is not deleted.
+    const d1 = await d1State(ticket.id);
+    expect({ sold: d1.sold, ids: d1.rows.map((r) => r.id).includes(saleId) }).toEqual({ sold: 2, ids: true });
+  });
+
   it("takes over a D1 ticket whose sales window the object's CHECK would refuse, by dropping its end", async () => {
     const ticketId = await legacyTicket("stock, sales_start, sales_end", [
       10,

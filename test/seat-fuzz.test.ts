@@ -1,5 +1,4 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, expect, it, vi } from "vitest";
 import type { SeatBlock } from "../src/seating/seat-block";
 import { purchases } from "../src/ticket/schema";

@@ -1,7 +1,7 @@
 // Starts the API under wrangler dev on a free loopback port, and stops it by
 // its process id. Used by the benchmark and the end-to-end smoke.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -157,3 +157,34 @@ export async function withApi<T>(url: string, work: (url: string) => Promise<T>)
     await server.stop();
   }
 }
+
+/**
+ * CPU time (ms) and bytes written to disk by a server's process group so far
+ * (Linux /proc; zeros elsewhere). The CPU a request costs the server is a
+ * figure a shared, noisy machine barely moves, unlike its rate.
+ */
+export function usageOf(pgid: number): { cpuMs: number; writtenBytes: number } {
+  let cpuMs = 0;
+  let writtenBytes = 0;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return { cpuMs, writtenBytes };
+  }
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis: state, ppid, pgrp, ... utime (14th), stime (15th).
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[2]) !== pgid) continue;
+      cpuMs += ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+      const io = /write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+      writtenBytes += Number(io?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { cpuMs, writtenBytes };
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux

@@ -21,7 +21,11 @@ type D1 = D1Database | D1DatabaseSession;
 export type Mode = "newer" | "repair";
 
 // A repair rewrites whatever D1 holds, whatever its version: the object is the
-// truth, and a resync runs alone, so no newer write of this object races it.
+// truth. A resync runs alone, but its batch may land late, after the flushes
+// that followed it: each repair statement is fenced by the object's clock it
+// was read at, and each flush moves D1's `projected_clock` past its own.
+const fence = (ticketParam: string, clockParam: string) =>
+  `coalesce((SELECT "projected_clock" FROM "tickets" WHERE "id" = ${ticketParam}), 0) <= ${clockParam}`;
 
 const statement = (d1: D1, query: { toSQL(): { sql: string; params: unknown[] } }) => {
   const { sql: text, params } = query.toSQL();
@@ -31,23 +35,33 @@ const statement = (d1: D1, query: { toSQL(): { sql: string; params: unknown[] } 
 // The ticket's columns D1 shares with the object (all but the object's clock), in one fixed statement per
 // mode: a flush, which runs after nearly every sale in a rush, builds no query.
 const ticketColumns = Object.keys(getTableColumns(objectTicket)).filter((c) => c !== "clock");
+const clockParam = `?${ticketColumns.length + 1}`;
 const upsertTicketSql = (mode: Mode) =>
-  `INSERT INTO "tickets" (${ticketColumns.map((c) => `"${c}"`).join(", ")}) ` +
-  `VALUES (${ticketColumns.map((_, i) => `?${i + 1}`).join(", ")}) ON CONFLICT ("id") DO UPDATE SET ` +
+  `INSERT INTO "tickets" (${ticketColumns.map((c) => `"${c}"`).join(", ")}, "projected_clock") ` +
+  `SELECT ${ticketColumns.map((_, i) => `?${i + 1}`).join(", ")}, ${clockParam} ` +
+  `WHERE ${mode === "repair" ? fence("?1", clockParam) : "true"} ON CONFLICT ("id") DO UPDATE SET ` +
   ticketColumns
     .filter((c) => c !== "id")
     .map((c) => `"${c}" = excluded."${c}"`)
     .join(", ") +
+  `, "projected_clock" = max("tickets"."projected_clock", excluded."projected_clock")` +
   (mode === "newer" ? ` WHERE excluded."version" > "tickets"."version"` : "");
 const upsertTicketSqls = { newer: upsertTicketSql("newer"), repair: upsertTicketSql("repair") };
 
+/** The ticket's row (and, at D1's projected_clock, how far D1 has the object: its clock). */
 export function upsertTicket(d1: D1, row: ObjectTicket, mode: Mode = "newer"): D1PreparedStatement {
   const values = ticketColumns.map((c) => {
     const v = row[c as keyof ObjectTicket];
     return typeof v === "boolean" ? Number(v) : v;
   });
-  return d1.prepare(upsertTicketSqls[mode]).bind(...values);
+  return d1.prepare(upsertTicketSqls[mode]).bind(...values, row.clock);
 }
+
+/** Every flush: D1 has the object up to its clock (the fence of a resync batch that might land late). */
+export const advanceClock = (d1: D1, ticketId: number, clock: number): D1PreparedStatement =>
+  d1
+    .prepare(`UPDATE "tickets" SET "projected_clock" = max("projected_clock", ?2) WHERE "id" = ?1`)
+    .bind(ticketId, clock);
 
 // Every column of a D1 purchase: the object's rows carry all but the ticket and game.
 const purchaseColumns = Object.keys(getTableColumns(purchases));
@@ -61,7 +75,8 @@ const updates = purchaseColumns
   .join(", ");
 // A row of another ticket with the same id is never taken over (ids are unique across tickets; this is the guard).
 const upsertPurchasesSql = (mode: Mode) =>
-  `INSERT INTO "purchases" (${quoted}) SELECT ${fromJson} FROM json_each(?3) AS j WHERE true ` +
+  `INSERT INTO "purchases" (${quoted}) SELECT ${fromJson} FROM json_each(?3) AS j ` +
+  `WHERE ${mode === "repair" ? fence("?1", "?4") : "true"} ` +
   `ON CONFLICT ("id") DO UPDATE SET ${updates} WHERE "purchases"."ticket_id" = excluded."ticket_id"` +
   (mode === "newer" ? ` AND excluded."version" > "purchases"."version"` : "");
 
@@ -71,26 +86,34 @@ const upsertPurchasesSql = (mode: Mode) =>
  */
 export function upsertPurchases(
   d1: D1,
-  ticket: { id: number; game_id: number },
+  ticket: { id: number; game_id: number; clock: number },
   rows: ObjectPurchase[],
   mode: Mode = "newer",
 ): D1PreparedStatement[] {
   if (rows.length === 0) return [];
-  return [d1.prepare(upsertPurchasesSql(mode)).bind(ticket.id, ticket.game_id, JSON.stringify(rows))];
+  const params = [ticket.id, ticket.game_id, JSON.stringify(rows), ...(mode === "repair" ? [ticket.clock] : [])];
+  return [d1.prepare(upsertPurchasesSql(mode)).bind(...params)];
 }
 
-/** Deletes the ticket's D1 purchases with ids in [from, to] that the object does not have. */
-export function deleteOtherPurchases(d1: D1, ticketId: number, from: number, to: number, keep: number[]) {
+/** A resync's: deletes the ticket's D1 purchases with ids in [from, to] that the object (at `clock`) does not have. */
+export function deleteOtherPurchases(
+  d1: D1,
+  ticket: { id: number; clock: number },
+  from: number,
+  to: number,
+  keep: number[],
+) {
   return statement(
     d1,
     database(d1)
       .delete(purchases)
       .where(
         and(
-          eq(purchases.ticket_id, ticketId),
+          eq(purchases.ticket_id, ticket.id),
           gte(purchases.id, from),
           lte(purchases.id, to),
           sql`${purchases.id} NOT IN (SELECT value FROM json_each(${JSON.stringify(keep)}))`,
+          sql`coalesce((SELECT "projected_clock" FROM "tickets" WHERE "id" = ${ticket.id}), 0) <= ${ticket.clock}`,
         ),
       ),
   );

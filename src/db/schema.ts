@@ -22,6 +22,9 @@ export const tickets = sqliteTable(
     id: integer().primaryKey({ autoIncrement: true }),
     ...ticketFields(),
     ...idempotency(), // of POST /tickets, which creates the row here
+    // The object's clock as of the latest batch D1 took from it: a resync's batch that lands after a later
+    // flush (its answer lost, the object gone on) finds it past its own clock and writes nothing.
+    projected_clock: integer().notNull().default(0),
   },
   (t) => [
     ...ticketChecks("tickets", t),

@@ -1,4 +1,10 @@
-import { deleteOtherPurchases, insertEntryChanges, upsertPurchases, upsertTicket } from "../db/projection";
+import {
+  advanceClock,
+  deleteOtherPurchases,
+  insertEntryChanges,
+  upsertPurchases,
+  upsertTicket,
+} from "../db/projection";
 import { newerBookmark } from "../db/queries";
 import { Backoff, logError, withTimeout } from "./backoff";
 import * as store from "./store";
@@ -92,6 +98,7 @@ export class Outbox {
         await withTimeout(
           session.batch([
             upsertTicket(session, ticket),
+            advanceClock(session, ticket.id, ticket.clock),
             ...upsertPurchases(session, ticket, rows.purchases),
             ...insertEntryChanges(session, ticket, rows.entries),
           ]),
@@ -150,7 +157,7 @@ export class Outbox {
           ...upsertPurchases(this.d1, ticket, page, "repair"),
           deleteOtherPurchases(
             this.d1,
-            ticket.id,
+            ticket,
             after + 1,
             to,
             page.map((p) => p.id),

@@ -233,7 +233,11 @@ export function adoptTicket(
   const { clock: _, ...ticketColumns } = getTableColumns(ticket);
   const purchaseColumns = getTableColumns(purchases);
   // New versions must pass every version D1 already holds, or the projection would skip them.
-  const clock = earlier.reduce((max, p) => Math.max(max, p.version), row.version);
+  // (And past D1's projected_clock: what it has seen of an earlier life of this object, if any.)
+  const clock = earlier.reduce(
+    (max, p) => Math.max(max, p.version),
+    Math.max(row.version, Number(row.projected_clock ?? 0)),
+  );
   const adopted = pick(row, ticketColumns) as TicketRow;
   // D1 has no CHECK on the sales window; the object does. A window that ends before it opens never sells.
   if (adopted.sales_start && adopted.sales_end && adopted.sales_end <= adopted.sales_start) adopted.sales_end = null;

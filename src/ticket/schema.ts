@@ -120,9 +120,10 @@ export const purchases = sqliteTable(
   (t) => [
     check("purchases_quantity_positive", sql`${t.quantity} >= 1`),
     index("purchases_user_idx").on(t.user_id), // a user's units, for max_per_user
-    index("purchases_holds_idx").on(t.status, t.expires_at), // the next hold to expire
-    uniqueIndex("purchases_idempotency_idx").on(t.idem_principal, t.idem_key),
-    index("purchases_order_idx").on(t.order_id),
+    // Partial where most rows have nothing to index: a sale writes fewer pages (each one goes to the WAL).
+    index("purchases_holds_idx").on(t.expires_at).where(sql`${t.status} = 'held'`), // the next hold to expire
+    uniqueIndex("purchases_idempotency_idx").on(t.idem_principal, t.idem_key).where(sql`${t.idem_key} IS NOT NULL`),
+    index("purchases_order_idx").on(t.order_id).where(sql`${t.order_id} IS NOT NULL`),
     index("purchases_block_due_idx").on(t.id).where(sql`${t.block} IS NOT NULL AND ${t.block_version} < ${t.version}`),
   ],
 );
@@ -152,7 +153,7 @@ export const seatRequests = sqliteTable(
   },
   (t) => [
     index("seat_requests_user_idx").on(t.user_id),
-    uniqueIndex("seat_requests_idempotency_idx").on(t.idem_principal, t.idem_key),
+    uniqueIndex("seat_requests_idempotency_idx").on(t.idem_principal, t.idem_key).where(sql`${t.idem_key} IS NOT NULL`),
   ],
 );
 
@@ -199,7 +200,10 @@ export const entries = sqliteTable(
     version: integer().notNull().default(0),
     seat: text(), // a seated purchase's: the seat this entry admits to (block-row-seat)
   },
-  (t) => [index("entries_purchase_idx").on(t.purchase_id), index("entries_replaces_idx").on(t.replaces)],
+  (t) => [
+    index("entries_purchase_idx").on(t.purchase_id),
+    index("entries_replaces_idx").on(t.replaces).where(sql`${t.replaces} IS NOT NULL`),
+  ],
 );
 
 /** Scans by their scanner's nonce: the same nonce again gets the identical answer. */

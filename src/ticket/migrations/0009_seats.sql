@@ -15,7 +15,7 @@ CREATE TABLE `seat_requests` (
 );
 --> statement-breakpoint
 CREATE INDEX `seat_requests_user_idx` ON `seat_requests` (`user_id`);--> statement-breakpoint
-CREATE UNIQUE INDEX `seat_requests_idempotency_idx` ON `seat_requests` (`idem_principal`,`idem_key`);--> statement-breakpoint
+CREATE UNIQUE INDEX `seat_requests_idempotency_idx` ON `seat_requests` (`idem_principal`,`idem_key`) WHERE "seat_requests"."idem_key" IS NOT NULL;--> statement-breakpoint
 ALTER TABLE `entries` ADD `seat` text;--> statement-breakpoint
 ALTER TABLE `purchases` ADD `seats` text;--> statement-breakpoint
 ALTER TABLE `purchases` ADD `block` text;--> statement-breakpoint

@@ -1,0 +1,1 @@
+ALTER TABLE `tickets` ADD `projected_clock` integer DEFAULT 0 NOT NULL;
