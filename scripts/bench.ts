@@ -62,8 +62,8 @@ let gate: GateRushResult | undefined;
 const seatRushes: SeatRushResult[] = [];
 let failed = false;
 try {
-  const c = client(api.url, Math.max(...LEVELS), { Authorization: adminHeader() });
-  const b = client(bare.url, Math.max(...LEVELS));
+  const c = client(api.url, Math.max(64, ...LEVELS), { Authorization: adminHeader() });
+  const b = client(bare.url, Math.max(64, ...LEVELS));
   // Warm up both isolates, D1 and the HTTP connections.
   await run(b, 300, 8, () => ({ method: "GET", path: "/health" }));
   await run(c, 300, 8, () => ({ method: "GET", path: "/health" }));

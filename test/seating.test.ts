@@ -51,7 +51,7 @@ describe("PUT /games/{game_id}/seatmap", () => {
     expect((await api(`/games/${game}/seatmap`, { headers: { "If-None-Match": etag } })).status).toBe(304);
   });
 
-  it("reads CSV with a header, quoted fields and \\r\\n line ends (papaparse), in the order given", async () => {
+  it("reads CSV with a header, quoted fields and \\r\\n line ends (d3-dsv), in the order given", async () => {
     const game = freshGameId();
     const csv =
       'block,row,seat,category,rank,accessible\r\nN1,A,1,standard,,true\r\n"N1",A,"2",standard,5,\r\nN1,B,1,"premium",,no\r\n';

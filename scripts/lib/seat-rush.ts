@@ -52,7 +52,7 @@ export async function seatRush(
     mode,
     picks,
     concurrency,
-    maxMs = 180_000,
+    maxMs = 330_000,
   }: { mode: "block" | "stand"; picks: number; concurrency: number; maxMs?: number },
 ): Promise<SeatRushResult> {
   const game = 1 + Math.floor(Math.random() * 1e6);
