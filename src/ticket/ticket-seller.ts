@@ -389,13 +389,28 @@ export class TicketSeller extends DurableObject<Env> {
       if (!p) return notFound;
       const refused =
         orderRefusal(p) ?? confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id), store.refundsOf(this.#db, p.id));
-      if (refused === "done") return this.#answer(t, p);
+      if (refused === "done") return (await this.#seatsSold(p)) ?? this.#answer(t, p);
       if (refused) return refused;
       const confirmed = confirmPurchase(this.#db, t, p, now);
       // Settled without Stripe (the box office): its session can no longer be paid.
       if (p.status === "held") void this.#expireSession(p);
-      return this.#answer(t, confirmed);
+      return (await this.#seatsSold(confirmed)) ?? this.#answer(t, confirmed);
     });
+  }
+
+  /**
+   * A confirmed seated purchase is confirmed to its buyer only once its block
+   * sold the seats: until then a block whose escrow ended could let them go.
+   * Not yet acknowledged: outcome unknown (repeating the confirm asks again).
+   */
+  async #seatsSold(p: PurchaseRow): Promise<Rejection | null> {
+    if (!p.block || p.block_version >= p.version) return null;
+    await withTimeout(this.#tellBlocks(true), BLOCK_CALL_MS).catch(() => {});
+    const now = store.findPurchase(this.#db, p.id)!;
+    if (now.status !== "confirmed") return { ok: false, code: "hold_expired", available: 0 };
+    if (now.block_version < now.version)
+      return { ok: false, code: "outcome_unknown", reason: "the seats' block has not yet sold them" };
+    return null;
   }
 
   /** Cancels a hold (its owner or the admin) or a confirmed purchase (the admin): its units go back. */
@@ -801,6 +816,7 @@ export class TicketSeller extends DurableObject<Env> {
               if (!answer.ok)
                 logError("a block could not follow its purchase", { purchase_id: p.id, code: answer.code }, null);
               markToldBlock(this.#db, p.id, want.version);
+              if (!answer.ok && want.state === "sold") this.#seatsGone(p.id, want.version);
               return true;
             } catch (err) {
               logError("telling a seats' block failed", { purchase_id: p.id, block: p.block }, err);
@@ -819,6 +835,21 @@ export class TicketSeller extends DurableObject<Env> {
       this.#telling = null;
     });
     return this.#telling;
+  }
+
+  /**
+   * A confirmation that reached the block after its escrow ended, the seats
+   * sold to someone else since: the purchase cannot admit anyone, so it is
+   * cancelled and what was paid is refunded. (An order's line is its order's
+   * to decide: reported only.)
+   */
+  #seatsGone(purchaseId: number, version: number): void {
+    const p = store.findPurchase(this.#db, purchaseId);
+    if (!p || p.order_id || p.status !== "confirmed" || p.version !== version) return;
+    if (hasCheckedIn(this.#db, p.id)) return;
+    const cancelled = cancelPurchase(this.#db, store.readTicket(this.#db)!, p, new Date().toISOString());
+    void this.#refunds.run();
+    void this.#written(cancelled.version);
   }
 
   /** Seat requests whose answer was lost and that no retry took up: their blocks let go of them, their units come back. */
