@@ -249,7 +249,14 @@ export class TicketSeller extends DurableObject<Env> {
   async settleLine(ticketId: number, key: string, decision: LineDecision): Promise<LineOutcome> {
     return this.#withTicket(ticketId, async (t, now) => {
       const p = store.findByKey(this.#db, "order", key);
-      if (!p) return { ok: true, line: null, ticket: this.#shown() } as const;
+      if (!p) {
+        // A seated line whose block's answer was lost is a request still: its block lets go of it too.
+        const pending = decision.to === "confirmed" ? undefined : findRequestByKey(this.#db, "order", key);
+        if (pending && !(await this.#releaseRequest(t, pending))) {
+          return { ok: false, code: "outcome_unknown", reason: "the seats' block did not answer" } as const;
+        }
+        return { ok: true, line: null, ticket: this.#shown() } as const;
+      }
       const settled = settleLine(this.#db, t, p, decision, now);
       if (!settled.ok) return settled;
       if (decision.to === "extended") this.#holdsChanged(settled.p.expires_at);
@@ -859,22 +866,25 @@ export class TicketSeller extends DurableObject<Env> {
     const stale = staleRequests(this.#db, new Date(Date.now() - STALE_REQUEST_MS).toISOString()).filter(
       (r) => !this.#asking.has(r.purchase_id),
     );
-    await Promise.all(
-      stale.map(async (r) => {
-        try {
-          const answer = await withTimeout(
-            blockObject(this.env, t.game_id, r.block).settle(r.purchase_id, t.id, {
-              version: Number.MAX_SAFE_INTEGER,
-              state: "released",
-            }),
-            BLOCK_CALL_MS,
-          );
-          if (answer.ok && !this.#asking.has(r.purchase_id)) deleteRequest(this.#db, r.purchase_id);
-        } catch (err) {
-          logError("releasing a lost seat request failed", { purchase_id: r.purchase_id }, err);
-        }
-      }),
-    );
+    await Promise.all(stale.map((r) => this.#releaseRequest(t, r)));
+  }
+
+  /** Tells a request's block to let go of it for good (a late take of its key is refused), then forgets it. */
+  async #releaseRequest(t: TicketRow, r: SeatRequestRow): Promise<boolean> {
+    try {
+      const answer = await withTimeout(
+        blockObject(this.env, t.game_id, r.block).settle(r.purchase_id, t.id, {
+          version: Number.MAX_SAFE_INTEGER,
+          state: "released",
+        }),
+        BLOCK_CALL_MS,
+      );
+      if (answer.ok && !this.#asking.has(r.purchase_id)) deleteRequest(this.#db, r.purchase_id);
+      return answer.ok;
+    } catch (err) {
+      logError("releasing a lost seat request failed", { purchase_id: r.purchase_id }, err);
+      return false;
+    }
   }
 
   /**

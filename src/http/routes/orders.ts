@@ -17,6 +17,7 @@ import { NO_ORDER, onOrder, orderId, orderRejectionError } from "../order-object
 import { ApiError } from "../problem";
 import { checkoutSchema, checkoutSessionSchema, idempotencyHeader } from "../schemas";
 import { orderCreateSchema, orderIdParam, orderSchema } from "../schemas/orders";
+import { noAnswer } from "../ticket-object";
 import { jsonBody } from "../validate";
 import { actorOf, checkReturnUrls } from "./purchases";
 
@@ -55,7 +56,10 @@ const placeOrder = createRoute({
         description: "`order_refused` (with `lines`): a line cannot be held, nothing is; `currency_mismatch`",
         examples: ["order_refused", "currency_mismatch"],
       },
-      503: { description: `\`outcome_unknown\`: a ticket or the order did not answer. ${PLACE_RETRY}` },
+      503: {
+        description: `\`outcome_unknown\`: a ticket or the order did not answer. ${PLACE_RETRY}`,
+        examples: ["unavailable", noAnswer(PLACE_RETRY)],
+      },
     }),
   },
 });
@@ -94,7 +98,10 @@ const orderAction = (path: string, operationId: string, summary: string, descrip
           description: "`invalid_state` (with `order_status`), `hold_expired`, or `checked_in`",
           examples: ["invalid_state", "hold_expired", "checked_in"],
         },
-        503: { description: `\`outcome_unknown\`: a line's ticket did not answer. ${SAFE_TO_RETRY}` },
+        503: {
+          description: `\`outcome_unknown\`: a line's ticket did not answer. ${SAFE_TO_RETRY}`,
+          examples: ["unavailable", noAnswer(SAFE_TO_RETRY)],
+        },
       }),
     },
   });
@@ -144,7 +151,7 @@ const checkoutOrder = createRoute({
       },
       501: { description: "`payments_not_configured`: no Stripe keys are set; orders are confirmed by the admin" },
       502: { description: "`payment_provider_error`: Stripe failed; retry (the same session if one was made)" },
-      503: { description: `\`outcome_unknown\`: ${SAFE_TO_RETRY}` },
+      503: { description: `\`outcome_unknown\`: ${SAFE_TO_RETRY}`, examples: ["unavailable", noAnswer(SAFE_TO_RETRY)] },
     }),
   },
 });

@@ -4,11 +4,11 @@ import { SeatBlock } from "../src/seating/seat-block";
 import { asUser, BASE, postJson } from "./helpers";
 import { gridBlock, seatedGame, seatsIn } from "./seating-helpers";
 
-// Review: an order of seats in two blocks whose second block's answer is lost (it held the seats).
+// An order of seats in two blocks whose second block's answer is lost (it held the seats).
 
 afterEach(() => vi.restoreAllMocks());
 
-// Straight to the worker: POST /orders' 503 outcome_unknown is not in the OpenAPI document (see the last test).
+// Straight to the worker, as a client retrying after a 503 would.
 const place = (body: unknown, headers: Record<string, string>) =>
   exports.default.fetch(
     new Request(`${BASE}/orders`, {
@@ -18,7 +18,7 @@ const place = (body: unknown, headers: Record<string, string>) =>
     }),
   );
 
-describe("review: an order line whose block answer is lost", () => {
+describe("an order line whose block answer is lost", () => {
   it("503 says the order releases what was held, and a retry with the same key places it again", async () => {
     const { game, ticket } = await seatedGame([gridBlock("N1", 1, 4), gridBlock("N2", 1, 4)]);
     const take = SeatBlock.prototype.take;
