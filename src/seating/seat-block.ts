@@ -17,6 +17,9 @@ import type { HoldState, SeatState } from "./schema";
 // waits on a ticket. D1 gets the block's layout when loaded and, after each
 // change, which seats are free (one small row, version-guarded).
 
+/** How long a checked admin change may take to be written before takes go on without it. */
+const FENCE_MS = 5_000; // under the ticket's call timeout (BLOCK_CALL_MS), so a waiting take still answers
+
 export interface BlockLoad {
   game_id: number;
   block_id: string;
@@ -94,12 +97,15 @@ export interface BlockApi {
   load(
     input: BlockLoad | { game_id: number; block_id: string; remove: true },
     dryRun?: boolean,
+    fence?: string,
   ): Promise<{ ok: true } | BlockRefusal>;
   setBlocked(
     block: string[],
     unblock: string[],
     dryRun?: boolean,
+    fence?: string,
   ): Promise<{ ok: true; blocked: number; unblocked: number } | BlockRefusal>;
+  unfence(fence: string): Promise<void>;
   availability(): Promise<Availability>;
   counts(): Promise<SeatCounts>;
 }
@@ -117,6 +123,10 @@ export class SeatBlock extends DurableObject<Env> {
   #projected = 0;
   #flushing: Promise<void> | null = null;
   #backoff = new Backoff();
+  // Admin changes checked here (a dry run) and not yet written, by their token: until each is written, given
+  // up or past its end, takes wait, so the change is never refused half-applied.
+  #fences = new Map<string, number>();
+  #unfenced: (() => void)[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -130,13 +140,15 @@ export class SeatBlock extends DurableObject<Env> {
   async load(
     input: BlockLoad | { game_id: number; block_id: string; remove: true },
     dryRun = false,
+    fence?: string,
   ): Promise<{ ok: true } | BlockRefusal> {
     this.#expireDue();
+    if (fence && !dryRun) this.#lift(fence);
     const taken = this.#info
       ? this.#ids.filter((_, i) => this.#model.state[i] === HELD || this.#model.state[i] === SOLD)
       : [];
     if (taken.length > 0) return { ok: false, code: "seatmap_in_use", seats: taken.slice(0, 50) };
-    if (dryRun) return { ok: true };
+    if (dryRun) return this.#fence(fence);
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
       // Keys of earlier maps name seats of theirs: none may be taken again.
@@ -218,6 +230,7 @@ export class SeatBlock extends DurableObject<Env> {
    * same answer. Exactly the seats named, all or none; or the best free ones.
    */
   async take(req: TakeRequest): Promise<TakeAnswer | BlockRefusal> {
+    await this.#fencesLifted();
     const started = performance.now();
     if (!this.#info) return { ok: false, code: "no_seatmap" };
     this.#expireDue();
@@ -328,7 +341,9 @@ export class SeatBlock extends DurableObject<Env> {
     block: string[],
     unblock: string[],
     dryRun = false,
+    fence?: string,
   ): Promise<{ ok: true; blocked: number; unblocked: number } | BlockRefusal> {
+    if (fence && !dryRun) this.#lift(fence);
     if (!this.#info) return { ok: false, code: "no_seatmap" };
     this.#expireDue();
     const missing = [...block, ...unblock].filter((id) => !this.#byId.has(id));
@@ -339,6 +354,7 @@ export class SeatBlock extends DurableObject<Env> {
     if (taken.length > 0) return { ok: false, code: "seat_taken", seats: this.#names(taken) };
     const blocking = toBlock.filter((i) => m.state[i] === FREE);
     const unblocking = unblock.map((id) => this.#byId.get(id)!).filter((i) => m.state[i] === BLOCKED);
+    if (dryRun) this.#fence(fence);
     if (!dryRun && blocking.length + unblocking.length > 0) {
       this.#change(() => {
         this.#setSeats(blocking, BLOCKED, null, null);
@@ -346,6 +362,32 @@ export class SeatBlock extends DurableObject<Env> {
       });
     }
     return { ok: true, blocked: blocking.length, unblocked: unblocking.length };
+  }
+
+  /** An admin change given up after its dry run (another block refused it): takes go on. */
+  async unfence(fence: string): Promise<void> {
+    this.#lift(fence);
+  }
+
+  #fence(fence: string | undefined): { ok: true } {
+    if (fence) this.#fences.set(fence, Date.now() + FENCE_MS);
+    return { ok: true };
+  }
+
+  #lift(fence: string): void {
+    if (!this.#fences.delete(fence) || this.#fences.size > 0) return;
+    for (const wake of this.#unfenced.splice(0)) wake();
+  }
+
+  /** Waits while an admin change is between its check and its write (at most until its fence ends). */
+  async #fencesLifted(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      for (const [fence, until] of this.#fences) if (until <= now) this.#lift(fence);
+      if (this.#fences.size === 0) return;
+      const end = Math.min(...this.#fences.values());
+      await Promise.race([new Promise<void>((wake) => this.#unfenced.push(wake)), scheduler.wait(end - now)]);
+    }
   }
 
   /** Which seats are free now, per row (the truth; the API serves D1's copy of it). */

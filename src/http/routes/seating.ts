@@ -177,6 +177,18 @@ async function onBlock<T>(call: () => Promise<T>, retry: string): Promise<T> {
   }
 }
 
+/**
+ * The blocks' check passed, and each holds takes back until the change is written (its fence), so the write is
+ * refused only if a block lost its fence meanwhile (restarted, or 5 s passed): then some blocks may have it.
+ */
+const partlyDone = (retry: string) =>
+  outcomeUnknown(`A block of the seat map refused the change after its check; it may be partly done. ${retry}`);
+
+/** A change given up after its check: the blocks' takes go on at once, not when the fence would end. */
+async function unfence(env: Env, gameId: number, blocks: string[], fence: string): Promise<void> {
+  await Promise.all(blocks.map((b) => blockObject(env, gameId, b).unfence(fence))).catch(() => {});
+}
+
 function blockRefusal(r: BlockRefusal): ApiError {
   switch (r.code) {
     case "seatmap_in_use":
@@ -210,13 +222,23 @@ export const seatingRouter = openApiRouter()
       })),
       ...gone.map((block) => ({ block, input: { game_id, block_id: block, remove: true as const } })),
     ];
+    const fence = crypto.randomUUID();
     for (const dryRun of [true, false]) {
       const answers = await onBlock(
-        () => Promise.all(loads.map((l) => blockObject(c.env, game_id, l.block).load(l.input, dryRun))),
+        () => Promise.all(loads.map((l) => blockObject(c.env, game_id, l.block).load(l.input, dryRun, fence))),
         MAP_RETRY,
       );
       const refused = answers.find((a) => !a.ok);
-      if (refused && !refused.ok) throw blockRefusal(refused);
+      if (refused && !refused.ok) {
+        if (!dryRun) throw partlyDone(MAP_RETRY);
+        await unfence(
+          c.env,
+          game_id,
+          loads.map((l) => l.block),
+          fence,
+        );
+        throw blockRefusal(refused);
+      }
     }
     const summary = summarize(map);
     try {
@@ -284,17 +306,24 @@ export const seatingRouter = openApiRouter()
       throw invalid(unknown.map((b) => ({ field: "block", message: `${b} is not a block of this game's map` })));
     let totals = { blocked: 0, unblocked: 0 };
     // Every block checks first, so a held or sold seat anywhere changes nothing anywhere.
+    const fence = crypto.randomUUID();
     for (const dryRun of [true, false]) {
       const answers = await onBlock(
         () =>
           Promise.all(
-            [...byBlock].map(([b, ids]) => blockObject(c.env, game_id, b).setBlocked(ids.block, ids.unblock, dryRun)),
+            [...byBlock].map(([b, ids]) =>
+              blockObject(c.env, game_id, b).setBlocked(ids.block, ids.unblock, dryRun, fence),
+            ),
           ),
         BLOCKING_RETRY,
       );
       totals = { blocked: 0, unblocked: 0 };
       for (const a of answers) {
-        if (!a.ok) throw blockRefusal(a);
+        if (!a.ok && !dryRun) throw partlyDone(BLOCKING_RETRY);
+        if (!a.ok) {
+          await unfence(c.env, game_id, [...byBlock.keys()], fence);
+          throw blockRefusal(a);
+        }
         totals.blocked += a.blocked;
         totals.unblocked += a.unblocked;
       }

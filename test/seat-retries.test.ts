@@ -4,14 +4,14 @@ import { SeatBlock } from "../src/seating/seat-block";
 import { asUser, sellerOf } from "./helpers";
 import { gridBlock, holdSeats, seatedGame, seatsIn } from "./seating-helpers";
 
-// Review: attacks that held up (these pass): kept as regression tests.
+// Retries of seated holds: the same key twice at once, and a take whose answer was lost after the block acted.
 
 afterEach(() => {
   vi.restoreAllMocks();
   vi.useRealTimers();
 });
 
-describe("review: the same Idempotency-Key twice at once", () => {
+describe("the same Idempotency-Key twice at once", () => {
   it("best available without a block: one purchase, both answered with it (no 5xx, no second hold)", async () => {
     const { game, ticket } = await seatedGame([gridBlock("N1", 2, 6), gridBlock("N2", 2, 6)]);
     const fan = { ...(await asUser(9)), "Idempotency-Key": `twice-${ticket.id}` };
@@ -25,7 +25,7 @@ describe("review: the same Idempotency-Key twice at once", () => {
   });
 });
 
-describe("review: a block's answer to a take is lost after it acted", () => {
+describe("a block's answer to a take is lost after it acted", () => {
   const loseTakes = (n: number) => {
     const take = SeatBlock.prototype.take;
     let lost = n;
