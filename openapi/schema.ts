@@ -425,6 +425,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/games/{game_id}/seatmap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A game's seat map (its layout)
+         * @description Cacheable: the layout changes only with a new map, and its `ETag` is the map's version.
+         */
+        get: operations["getSeatmap"];
+        /**
+         * Set a game's seat map
+         * @description JSON (`blocks` → `rows` → `seats`), or CSV (`text/csv`) with a header line naming the columns `block,row,seat,category[,rank][,accessible]`, one seat a line, rows front to back and seats side by side in the order given. Each block's seats are loaded into its own object; blocks of an earlier map that are not in this one are emptied. Refused with `409 seatmap_in_use` once any seat of the game is held or sold. At most 100,000 seats a game, 5,000 a block, 10 MiB.
+         */
+        put: operations["putSeatmap"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/games/{game_id}/seats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which seats are free, per row (a bitmap), with each block's version
+         * @description From the read model, which each block's object keeps current (a D1 round trip behind it); cacheable for 2 s. A 2,000-seat block is about 2 KB.
+         */
+        get: operations["getSeatAvailability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Take seats off sale, or put them back
+         * @description Cameras, segregation buffers. A held or sold seat cannot be blocked: `409 seat_taken` names them, and nothing is changed. Blocking a blocked seat, or unblocking a free one, changes nothing.
+         */
+        patch: operations["blockSeats"];
+        trace?: never;
+    };
     "/webhooks": {
         parameters: {
             query?: never;
@@ -1100,6 +1148,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             sales_end: string | null;
+            seating?: components["schemas"]["Seating"];
             /**
              * Format: date-time
              * @example 2026-11-29T19:40:00.000Z
@@ -1110,6 +1159,17 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             updated_at: string;
+        };
+        /**
+         * @description A seated ticket: its categories. stock, sold, held and available then count those seats of the game's map (sold and held by any ticket of them; stock leaves out seats taken off sale)
+         * @example {
+         *       "categories": [
+         *         "standard"
+         *       ]
+         *     }
+         */
+        Seating: {
+            categories: string[];
         };
         /**
          * @example {
@@ -1301,6 +1361,8 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             created_at: string;
+            /** @description A seated purchase: its seats, one per unit (its entries in the same order) */
+            seats?: string[];
         };
         /**
          * @example {
@@ -1532,6 +1594,7 @@ export interface components {
              */
             checked_in_at: string | null;
             checked_in_gate: string | null;
+            seat?: components["schemas"]["Seat"];
             user_id: number;
             /**
              * @description An offline admission made before the entry was cancelled or reissued: recorded all the same
@@ -1540,6 +1603,19 @@ export interface components {
             conflict?: true;
             /** @description This entry replaced a revoked one whose code an offline gate admitted: its holder is in */
             admitted_with?: number;
+        };
+        /**
+         * @description A seated ticket's entry: its seat, for the steward
+         * @example {
+         *       "block": "N1",
+         *       "row": "A",
+         *       "seat": "12"
+         *     }
+         */
+        Seat: {
+            block: string;
+            row: string;
+            seat: string;
         };
         /**
          * @example {
@@ -1596,6 +1672,7 @@ export interface components {
              */
             checked_in_at: string | null;
             checked_in_gate: string | null;
+            seat?: components["schemas"]["Seat"];
             user_id: number;
         };
         /**
@@ -1685,6 +1762,7 @@ export interface components {
              */
             checked_in_at: string | null;
             checked_in_gate: string | null;
+            seat?: components["schemas"]["Seat"];
             user_id: number;
             /** @description The entry whose code this one replaces (now revoked) */
             replaces: number;
@@ -1823,6 +1901,8 @@ export interface components {
                 total_price: number;
                 /** @description The line is this purchase of its ticket (order_id set) */
                 purchase_id: number;
+                /** @description A seated line: the seats held for it */
+                seats?: string[];
             }[];
         };
         /**
@@ -2111,13 +2191,15 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "sold_out" | "sales_closed" | "user_limit" | "stock_below_sold" | "currency_locked" | "hold_expired" | "invalid_state" | "payment_provider_error" | "payments_not_configured" | "invalid_signature" | "checked_in" | "reissue_limit" | "not_chargeable" | "payment_refunded" | "part_of_order" | "order_refused" | "currency_mismatch" | "idempotency_key_reused" | "payload_too_large" | "unsupported_media_type" | "unavailable" | "overloaded" | "outcome_unknown" | "internal";
+            code: "validation_error" | "unauthorized" | "forbidden" | "not_found" | "sold_out" | "seat_taken" | "seatmap_in_use" | "sales_closed" | "user_limit" | "stock_below_sold" | "currency_locked" | "hold_expired" | "invalid_state" | "payment_provider_error" | "payments_not_configured" | "invalid_signature" | "checked_in" | "reissue_limit" | "not_chargeable" | "payment_refunded" | "part_of_order" | "order_refused" | "currency_mismatch" | "idempotency_key_reused" | "payload_too_large" | "unsupported_media_type" | "unavailable" | "overloaded" | "outcome_unknown" | "internal";
             errors?: {
                 field: string;
                 message: string;
             }[];
             /** @description sold_out: units left */
             available?: number;
+            /** @description seat_taken: the seats held, sold or off sale; seatmap_in_use: seats held or sold */
+            seats?: string[];
             max_per_user?: number;
             /** @description user_limit: units this user holds */
             bought?: number;
@@ -2176,6 +2258,7 @@ export interface components {
                  * @example 2026-11-29T19:40:00.000Z
                  */
                 sales_end?: string | null;
+                seats?: string[];
             }[];
             /** @description currency_mismatch: the lines' currencies */
             currencies?: string[];
@@ -2201,7 +2284,8 @@ export interface components {
             price: number;
             /** @default EUR */
             currency?: string;
-            stock: number;
+            /** @description Required, but for a seated ticket: its seats are its stock */
+            stock?: number;
             /** @default 10 */
             max_per_order?: number;
             /**
@@ -2228,6 +2312,7 @@ export interface components {
              * @example 2026-12-01T10:00:00Z
              */
             sales_end?: string;
+            seating?: components["schemas"]["Seating"] & unknown;
         };
         /**
          * @example {
@@ -2235,13 +2320,53 @@ export interface components {
          *       "ticket_id": 1,
          *       "quantity": 2
          *     }
+         * @example {
+         *       "user_id": 42,
+         *       "ticket_id": 1,
+         *       "quantity": 2
+         *     }
+         * @example {
+         *       "user_id": 42,
+         *       "ticket_id": 1,
+         *       "seats": [
+         *         "N1-A-12",
+         *         "N1-A-13"
+         *       ]
+         *     }
+         * @example {
+         *       "user_id": 42,
+         *       "ticket_id": 1,
+         *       "quantity": 4,
+         *       "best_available": {
+         *         "together": true,
+         *         "block": "N1"
+         *       }
+         *     }
          */
         PurchaseCreate: {
             /** @description Whom it is for; a user's own token may leave it out (the admin may not) */
             user_id?: number;
             ticket_id: number;
-            /** @default 1 */
+            /** @description Units (seats) to buy; 1 by default, or as many as `seats` names */
             quantity?: number;
+            /** @description A seated ticket: exactly these seats, all or none (409 seat_taken) */
+            seats?: string[];
+            best_available?: components["schemas"]["BestAvailable"];
+        };
+        /** @description A seated ticket: the best free seats of its categories (the default for a seated ticket) */
+        BestAvailable: {
+            /**
+             * @description Side by side in one row when any such group exists (else as few groups as can be); never leaving a single empty seat beside the group when a group without one exists
+             * @default true
+             */
+            together?: boolean;
+            /**
+             * @description Only this block; without: the map's blocks in order
+             * @example N1
+             */
+            block?: string;
+            /** @description Only accessible seats */
+            accessible?: boolean;
         };
         /**
          * @description JSON merge patch (RFC 7396): the fields to change; null clears max_per_user, sales_start or sales_end.
@@ -2354,6 +2479,7 @@ export interface components {
              * @example 2026-11-29T19:40:00.000Z
              */
             checked_in_at: string | null;
+            seat?: components["schemas"]["Seat"] & unknown;
         };
         /**
          * @example {
@@ -2517,6 +2643,7 @@ export interface components {
              */
             checked_in_at: string | null;
             checked_in_gate: string | null;
+            seat?: components["schemas"]["Seat"];
         } | null;
         /**
          * @example {
@@ -2670,6 +2797,231 @@ export interface components {
             cursor: string;
             /** @description More changes wait: ask again at once */
             more: boolean;
+        };
+        /**
+         * @example {
+         *       "game_id": 1,
+         *       "version": "m1764445200000",
+         *       "blocks": 1,
+         *       "seats": 5,
+         *       "accessible": 1,
+         *       "categories": {
+         *         "standard": 3,
+         *         "premium": 2
+         *       }
+         *     }
+         */
+        SeatMapSummary: {
+            game_id: number;
+            /** @description The map's version: its layout's ETag */
+            version: string;
+            blocks: number;
+            seats: number;
+            accessible: number;
+            /** @description Seats per category */
+            categories: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * @description Blocks, rows front to back, and each row's seats side by side in order (best available's notion of together). A seat's id is block-row-seat (N1-A-12). At most 100,000 seats a game, 5,000 a block.
+         * @example {
+         *       "blocks": [
+         *         {
+         *           "id": "N1",
+         *           "name": "North Stand, lower tier",
+         *           "rows": [
+         *             {
+         *               "id": "A",
+         *               "seats": [
+         *                 {
+         *                   "id": "1",
+         *                   "category": "standard",
+         *                   "accessible": true,
+         *                   "x": 0,
+         *                   "y": 0
+         *                 },
+         *                 {
+         *                   "id": "2",
+         *                   "category": "standard",
+         *                   "x": 1,
+         *                   "y": 0
+         *                 },
+         *                 {
+         *                   "id": "3",
+         *                   "category": "standard",
+         *                   "x": 2,
+         *                   "y": 0
+         *                 }
+         *               ]
+         *             },
+         *             {
+         *               "id": "B",
+         *               "seats": [
+         *                 {
+         *                   "id": "1",
+         *                   "category": "premium",
+         *                   "rank": 10
+         *                 },
+         *                 {
+         *                   "id": "2",
+         *                   "category": "premium",
+         *                   "rank": 5
+         *                 }
+         *               ]
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        SeatMap: {
+            blocks: components["schemas"]["MapBlock"][];
+        };
+        MapBlock: {
+            /** @example N1 */
+            id: string;
+            name: string;
+            rows: components["schemas"]["MapRow"][];
+        };
+        MapRow: {
+            /** @example A */
+            id: string;
+            seats: components["schemas"]["MapSeat"][];
+        };
+        MapSeat: {
+            /** @example 12 */
+            id: string;
+            /** @example standard */
+            category: string;
+            /** @description The club's idea of best: lower is better (best available picks by it) */
+            rank?: number;
+            /** @description A wheelchair or companion seat */
+            accessible?: boolean;
+            /** @description Where to draw it (the club's units) */
+            x?: number;
+            y?: number;
+        };
+        /**
+         * @example {
+         *       "game_id": 1,
+         *       "version": "m1764445200000",
+         *       "blocks": [
+         *         {
+         *           "id": "N1",
+         *           "name": "North Stand, lower tier",
+         *           "rows": [
+         *             {
+         *               "id": "A",
+         *               "seats": [
+         *                 {
+         *                   "id": "1",
+         *                   "category": "standard",
+         *                   "accessible": true,
+         *                   "x": 0,
+         *                   "y": 0
+         *                 },
+         *                 {
+         *                   "id": "2",
+         *                   "category": "standard",
+         *                   "x": 1,
+         *                   "y": 0
+         *                 },
+         *                 {
+         *                   "id": "3",
+         *                   "category": "standard",
+         *                   "x": 2,
+         *                   "y": 0
+         *                 }
+         *               ]
+         *             },
+         *             {
+         *               "id": "B",
+         *               "seats": [
+         *                 {
+         *                   "id": "1",
+         *                   "category": "premium",
+         *                   "rank": 10
+         *                 },
+         *                 {
+         *                   "id": "2",
+         *                   "category": "premium",
+         *                   "rank": 5
+         *                 }
+         *               ]
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        SeatMapLayout: {
+            game_id: number;
+            version: string;
+            blocks: components["schemas"]["MapBlock"][];
+        };
+        /**
+         * @example {
+         *       "game_id": 1,
+         *       "blocks": [
+         *         {
+         *           "block": "N1",
+         *           "version": 42,
+         *           "rows": [
+         *             {
+         *               "row": "A",
+         *               "seats": 3,
+         *               "free": "Bg=="
+         *             },
+         *             {
+         *               "row": "B",
+         *               "seats": 2,
+         *               "free": "Aw=="
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        SeatAvailability: {
+            game_id: number;
+            blocks: {
+                block: string;
+                /** @description The block's change counter: higher is newer */
+                version: number;
+                rows: {
+                    row: string;
+                    /** @description Seats in the row, in the map's order */
+                    seats: number;
+                    /** @description Base64 bitmap of the row's free seats: bit i (byte i >> 3, bit i & 7) is the row's i-th seat */
+                    free: string;
+                }[];
+            }[];
+        };
+        /**
+         * @example {
+         *       "blocked": 2,
+         *       "unblocked": 0
+         *     }
+         */
+        SeatBlockingResult: {
+            blocked: number;
+            unblocked: number;
+        };
+        /**
+         * @example {
+         *       "block": [
+         *         "N1-A-1",
+         *         "N1-A-2"
+         *       ],
+         *       "unblock": []
+         *     }
+         */
+        SeatBlocking: {
+            /** @default [] */
+            block?: string[];
+            /** @default [] */
+            unblock?: string[];
         };
         /**
          * @example {
@@ -2918,6 +3270,8 @@ export interface components {
             total_price: number;
             /** @description The line is this purchase of its ticket (order_id set) */
             purchase_id: number;
+            /** @description A seated line: the seats held for it */
+            seats?: string[];
             /**
              * @description Its purchase's state, as its ticket holds it
              * @enum {string}
@@ -2944,11 +3298,14 @@ export interface components {
         OrderCreate: {
             /** @description Whom it is for; a user's own token may leave it out (the admin may not) */
             user_id?: number;
-            /** @description 1 to 20 lines, each of another ticket, all sold in one currency */
+            /** @description 1 to 20 lines, each of another ticket (a seated ticket's seats: one line per block), all sold in one currency */
             lines: {
                 ticket_id: number;
                 /** @default 1 */
                 quantity?: number;
+                /** @description A seated ticket's seats in one block: another block is another line */
+                seats?: string[];
+                best_available?: components["schemas"]["BestAvailable"];
             }[];
         };
         /**
@@ -3273,7 +3630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`) */
+            /** @description Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), `user_limit` (with `max_per_user`, `bought`), or for seats named, `seat_taken` (with `seats`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3402,7 +3759,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count) */
+            /** @description Refused: `sold_out` (with `available`), `sales_closed`, `user_limit` (held and confirmed units count), or for seats named, `seat_taken` (with `seats`: held, sold or off sale) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4741,6 +5098,311 @@ export interface operations {
                 };
             };
             /** @description `unavailable`: the read model (D1) is down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSeatmap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                game_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The layout */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatMapLayout"];
+                };
+            };
+            /** @description Not modified: your copy (If-None-Match) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the read model (D1) is down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putSeatmap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                game_id: number;
+            };
+            cookie?: never;
+        };
+        /** @description The seat map (required) */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SeatMap"];
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The map is set: what it holds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatMapSummary"];
+                };
+            };
+            /** @description The map is invalid: `errors` names the offending fields, or CSV lines (`line 7`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `seatmap_in_use`: seats are held or sold (`seats` names some) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Send the map as application/json or text/csv */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `outcome_unknown`: a block or D1 did not answer; some blocks may have the new map. Send the same map again: setting a map is safe to repeat. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSeatAvailability: {
+        parameters: {
+            query?: {
+                /** @description One block; without: every block of the game */
+                block?: string;
+            };
+            header?: never;
+            path: {
+                game_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Free seats per row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatAvailability"];
+                };
+            };
+            /** @description Not modified: your copy (If-None-Match) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unavailable`: the read model (D1) is down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    blockSeats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                game_id: number;
+            };
+            cookie?: never;
+        };
+        /** @description The seats */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeatBlocking"];
+            };
+        };
+        responses: {
+            /** @description How many seats changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatBlockingResult"];
+                };
+            };
+            /** @description Invalid request: the failing fields are listed in `errors` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description These credentials may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `seat_taken`: held or sold seats cannot be blocked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `outcome_unknown`: a block did not answer. Send it again: blocking and unblocking are safe to repeat. */
             503: {
                 headers: {
                     [name: string]: unknown;

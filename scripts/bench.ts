@@ -8,6 +8,8 @@
 //   --concurrency LIST   levels (1,8,64,256)   --requests N requests per read scenario (3000)
 //   --baskets N          baskets per basket scenario (500)
 //   --json FILE          also write the results as JSON
+//   --seat-picks N       picks per seat rush (20000): one full block, then a whole stand, at concurrency 64
+//   --seats-only         only the seat rushes
 // Baskets (orders, POST /orders) at every level: 1-line and 4-line baskets over
 // fresh tickets with stock for all (the hold's cost by its number of lines), and
 // a rush of 1-4-line baskets over 4 tickets of small stock (all or nothing).
@@ -20,6 +22,7 @@ import { adminHeader } from "./lib/dev-vars.ts";
 import { type GateRushResult, gateRush } from "./lib/gate-rush.ts";
 import { type Client, client, run, type Stats, stats } from "./lib/load.ts";
 import { type RushResult, rush } from "./lib/rush.ts";
+import { type SeatRushResult, seatRush } from "./lib/seat-rush.ts";
 import { startLocalServer, startServer, usageOf } from "./lib/server.ts";
 
 const { values: opts } = parseArgs({
@@ -31,15 +34,18 @@ const { values: opts } = parseArgs({
     requests: { type: "string", default: "3000" },
     baskets: { type: "string", default: "500" },
     json: { type: "string" },
+    "seat-picks": { type: "string", default: "20000" },
+    "seats-only": { type: "boolean", default: false },
   },
 });
+const SEAT_PICKS = Number(opts["seat-picks"]);
 const STOCK = Number(opts.stock);
 const BUYERS = Number(opts.buyers);
 const REQUESTS = Number(opts.requests);
 const BASKETS = Number(opts.baskets);
 /** The basket rush: 4 tickets of this many units each (1-4 lines of 1-2 units per basket: more asked than there is). */
 const BASKET_STOCK = 40;
-const LEVELS = opts.concurrency.split(",").map(Number);
+const LEVELS = opts["seats-only"] ? [] : opts.concurrency.split(",").map(Number);
 const MAX_MS = 120_000; // per scenario
 /** Purchases/s of the system this replaces (FastAPI + SQLAlchemy) on this machine at concurrency 64: 131-175. */
 const REPLACED_RPS = 175;
@@ -74,10 +80,11 @@ const bare = await startServer("wrangler", ["dev", "-c", "bench/bare/wrangler.to
 const rows: Row[] = [];
 let gate: GateRushResult | undefined;
 const basketLevels: BasketLevel[] = [];
+const seatRushes: SeatRushResult[] = [];
 let failed = false;
 try {
-  const c = client(api.url, Math.max(...LEVELS), { Authorization: adminHeader() });
-  const b = client(bare.url, Math.max(...LEVELS));
+  const c = client(api.url, Math.max(64, ...LEVELS), { Authorization: adminHeader() });
+  const b = client(bare.url, Math.max(64, ...LEVELS));
   // Warm up both isolates, D1 and the HTTP connections.
   await run(b, 300, 8, () => ({ method: "GET", path: "/health" }));
   await run(c, 300, 8, () => ({ method: "GET", path: "/health" }));
@@ -200,6 +207,14 @@ try {
       });
     }
   }
+  // The seat rushes, at concurrency 64: one full block, then a whole stand.
+  const sc = client(api.url, 64, { Authorization: adminHeader() });
+  for (const mode of ["block", "stand"] as const) {
+    const r = await seatRush(sc, { mode, picks: SEAT_PICKS, concurrency: 64 });
+    if (r.doubleHeld > 0 || r.mismatched > 0) failed = true;
+    seatRushes.push(r);
+  }
+  sc.close();
   c.close();
   b.close();
 } finally {
@@ -245,6 +260,24 @@ for (const { concurrency, one, four, rush: r } of basketLevels) {
       `p50 by lines 1/2/3/4 ${byLines.join("/")} ms; partial orders ${r.partial.length}, oversold ${r.oversold}, ` +
       `${wrong.length === 0 ? "every count exact" : `WRONG: ${wrong.slice(0, 3).join("; ")}`}`,
   );
+}
+for (const r of seatRushes) {
+  const a = r.all;
+  console.log(
+    `\nseat rush on ${r.mode === "block" ? "one full block" : "a whole stand (10 blocks)"} of ${r.seats} seats, concurrency 64: ` +
+      `${r.picks} best-available picks of 1 to 8 together (${r.held} held, ${r.cancels} given back), ${a.rps} picks/s, ` +
+      `over HTTP p50 ${a.p50} ms, p99 ${a.p99} ms; inside the block object p50 ${r.inObjectP50} ms, p99 ${r.inObjectP99} ms; ` +
+      `seats held twice ${r.doubleHeld}, seats the blocks show otherwise ${r.mismatched}\n` +
+      `  picks leaving a single empty seat beside the group where a group without one existed: ours ${r.lone.ours} ` +
+      `(${r.lone.oursShare} %), naive first fit replayed over the same picks ${r.lone.firstFit} (${r.lone.firstFitShare} %)`,
+  );
+}
+for (const r of seatRushes) {
+  const ok = r.inObjectP99 <= 30 && r.lone.oursShare <= 0.5 && r.doubleHeld === 0 && r.mismatched === 0;
+  console.log(
+    `  ${ok ? "met " : "MISS"}  seat rush (${r.mode}): p99 in the object <= 30 ms, lone seats <= 0.5 %, none held twice`,
+  );
+  if (!ok) failed = true;
 }
 
 // The targets, at concurrency 64.
@@ -306,7 +339,7 @@ if (bare64 && health64 && buy64 && hold64 && soldOut64 && gate64) {
 if (opts.json) {
   writeFileSync(
     opts.json,
-    JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate, baskets: basketLevels }, null, 2),
+    JSON.stringify({ stock: STOCK, buyers: BUYERS, rows, gate, baskets: basketLevels, seatRushes }, null, 2),
   );
 }
 if (failed) {

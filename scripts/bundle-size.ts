@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
-const BUDGET = 150 * 1024;
+const BUDGET = 160 * 1024;
 const out = mkdtempSync(join(tmpdir(), "tickets-bundle-"));
 const build = spawnSync("wrangler", ["deploy", "--dry-run", "--minify", "--outdir", out], {
   stdio: ["ignore", "ignore", "inherit"],

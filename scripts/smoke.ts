@@ -507,6 +507,81 @@ try {
     asGate,
   );
   check("the second scan is refused", second?.reason === "already_checked_in", JSON.stringify(second));
+  // Reserved seating: a seat map as CSV, two seats held together by best available, confirmed, each entry
+  // carrying its seat, and the gate's answer showing it.
+  const seatCsv = [
+    "block,row,seat,category",
+    ...["A", "B"].flatMap((row) => Array.from({ length: 6 }, (_, i) => `N1,${row},${i + 1},standard`)),
+  ].join("\r\n");
+  const mapRes = await fetch(`${server.url}/games/${game}/seatmap`, {
+    method: "PUT",
+    headers: { Authorization: adminHeader(), "Content-Type": "text/csv" },
+    body: seatCsv,
+  });
+  const mapSummary = (await mapRes.json()) as { seats?: number };
+  check(
+    "PUT /games/{id}/seatmap (CSV) -> 200",
+    mapRes.status === 200 && mapSummary.seats === 12,
+    JSON.stringify(mapSummary),
+  );
+  const seated = await expectStatus(c, "POST /tickets (seated)", "POST", "/tickets", 200, {
+    game_id: game,
+    name: "Smoke North",
+    type: "general",
+    price: 30,
+    seating: { categories: ["standard"] },
+  });
+  check("a seated ticket's stock is its seats", seated?.stock === 12, JSON.stringify(seated));
+  const seatHold = await expectStatus(
+    c,
+    "POST /tickets/hold (best available, together)",
+    "POST",
+    "/tickets/hold",
+    201,
+    {
+      user_id: user,
+      ticket_id: seated?.id,
+      quantity: 2,
+      best_available: { together: true },
+    },
+  );
+  check(
+    "two seats side by side in the front row",
+    seatHold?.seats?.length === 2 && seatHold.seats.every((id: string) => id.startsWith("N1-A-")),
+    JSON.stringify(seatHold),
+  );
+  await expectStatus(c, "POST /purchases/{id}/confirm (seats)", "POST", `/purchases/${seatHold?.id}/confirm`, 200);
+  const seatedRead = await expectStatus(c, "GET /purchases/{id} (seats)", "GET", `/purchases/${seatHold?.id}`, 200);
+  const seatEntries = (seatedRead?.entries ?? []) as {
+    code: string;
+    seat?: { block: string; row: string; seat: string };
+  }[];
+  check(
+    "an entry per seat, each with its seat",
+    seatEntries.length === 2 && seatEntries.every((e) => e.seat?.block === "N1" && e.seat.row === "A"),
+    JSON.stringify(seatEntries),
+  );
+  const seatScan = await expectStatus(
+    c,
+    "POST /checkins (seat)",
+    "POST",
+    "/checkins",
+    200,
+    {
+      code: seatEntries[0]?.code,
+      nonce: `smoke-${user}-seat`,
+    },
+    asGate,
+  );
+  check(
+    "the scan answer shows the seat and the ticket",
+    seatScan?.result === "admitted" &&
+      seatScan?.entry?.seat?.seat === seatEntries[0]?.seat?.seat &&
+      seatScan?.ticket?.name === "Smoke North",
+    JSON.stringify(seatScan),
+  );
+  const free = await expectStatus(c, "GET /games/{id}/seats", "GET", `/games/${game}/seats?block=N1`, 200);
+  check("availability answers per row", Array.isArray(free?.blocks?.[0]?.rows), JSON.stringify(free));
   await expectStatus(
     c,
     "POST /tickets/buy with a gate token",

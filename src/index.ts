@@ -16,12 +16,14 @@ import { gamesRouter } from "./http/routes/games";
 import { ordersRouter } from "./http/routes/orders";
 import { paymentsRouter } from "./http/routes/payments";
 import { purchasesRouter } from "./http/routes/purchases";
+import { seatingRouter } from "./http/routes/seating";
 import { ticketsRouter } from "./http/routes/tickets";
 import { usersRouter } from "./http/routes/users";
 import { webhooksRouter } from "./http/routes/webhooks";
 import { healthSchema } from "./http/schemas";
 
 export { OrderCoordinator } from "./order/order-coordinator";
+export { SeatBlock } from "./seating/seat-block";
 export { TicketSeller } from "./ticket/ticket-seller";
 
 const health = createRoute({
@@ -75,6 +77,7 @@ const routes = app
   .route("/checkins", checkinsRouter)
   .route("/entries", entriesRouter)
   .route("/games", gamesRouter)
+  .route("/games", seatingRouter)
   .route("/webhooks", webhooksRouter)
   .route("/orders", ordersRouter)
   .route("/users", usersRouter);

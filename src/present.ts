@@ -1,3 +1,4 @@
+import type { SeatCounts } from "./db/schema";
 import { signCode } from "./gate/codes";
 import { entryKeys } from "./gate/keys";
 import type { EntryRow, RefundRow, TicketRow } from "./ticket/schema";
@@ -8,7 +9,33 @@ import type { Purchase } from "./ticket/ticket-seller";
 
 const money = (minor: number) => minor / 100;
 
-export const toTicket = (row: Omit<TicketRow, "clock">) => ({
+/**
+ * A ticket as the API shows it. A seated one's counts are its categories'
+ * seats over the game's blocks (`seats`, from D1); without them (a webhook
+ * event, drafted by the ticket's object), its own units: sold and held, and
+ * their sum as its stock.
+ */
+export const toTicket = (row: Omit<TicketRow, "clock">, seats?: SeatCounts) => {
+  const shown = unseatedTicket(row);
+  if (row.seating === null) return shown;
+  const seating = JSON.parse(row.seating) as { categories: string[] };
+  const counts = { stock: row.sold + row.held, sold: row.sold, held: row.held, available: 0 };
+  if (seats) {
+    counts.stock = counts.sold = counts.held = counts.available = 0;
+    for (const category of seating.categories) {
+      const c = seats[category];
+      if (!c) continue;
+      counts.sold += c.sold;
+      counts.held += c.held;
+      counts.available += c.free;
+      counts.stock += c.free + c.held + c.sold;
+    }
+  }
+  const { created_at, updated_at, ...rest } = shown;
+  return { ...rest, ...counts, seating: { categories: seating.categories }, created_at, updated_at };
+};
+
+const unseatedTicket = (row: Omit<TicketRow, "clock">) => ({
   id: row.id,
   game_id: row.game_id,
   name: row.name,
@@ -30,6 +57,12 @@ export const toTicket = (row: Omit<TicketRow, "clock">) => ({
   updated_at: row.updated_at,
 });
 
+/** A seat's id as its parts (ids of parts have no "-"). */
+export const toSeat = (id: string) => {
+  const [block, row, seat] = id.split("-") as [string, string, string];
+  return { block, row, seat };
+};
+
 /** The fields of a purchase the API shows: the object's row, or D1's projection of it. */
 type PurchaseView = Pick<
   Purchase,
@@ -46,6 +79,7 @@ type PurchaseView = Pick<
   | "confirmed_at"
   | "cancelled_at"
   | "created_at"
+  | "seats"
 >;
 
 export const toPurchase = (row: PurchaseView) => ({
@@ -62,6 +96,7 @@ export const toPurchase = (row: PurchaseView) => ({
   confirmed_at: row.confirmed_at,
   cancelled_at: row.cancelled_at,
   created_at: row.created_at,
+  ...(row.seats ? { seats: JSON.parse(row.seats) as string[] } : {}),
 });
 
 /** A purchase as its ticket's object holds it, with what was given back of it. */
@@ -96,6 +131,7 @@ export async function toEntry(env: Env, e: EntryRow, where: { ticket_id: number;
       key && usable ? await signCode(key, { entryId: e.id, ticketId: where.ticket_id, gameId: where.game_id }) : null,
     status: e.status,
     checked_in_at: e.checked_in_at,
+    ...(e.seat ? { seat: toSeat(e.seat) } : {}),
   };
 }
 
@@ -108,4 +144,5 @@ export const toScannedEntry = (e: EntryRow, where: { ticket_id: number; game_id:
   status: e.status,
   checked_in_at: e.checked_in_at,
   checked_in_gate: e.checked_in_gate,
+  ...(e.seat ? { seat: toSeat(e.seat) } : {}),
 });

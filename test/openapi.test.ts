@@ -103,6 +103,8 @@ describe("GET /openapi.json", () => {
         "get /tickets/{ticket_id}",
         "get /tickets/game/{game_id}",
         "get /games/{game_id}/gate-keys",
+        "get /games/{game_id}/seatmap",
+        "get /games/{game_id}/seats",
         "post /payments/stripe/webhook",
       ].sort(),
     );
@@ -220,7 +222,13 @@ describe("the document's examples", () => {
           "application/problem+json"
         ]!.examples!,
       );
-    expect(codes("/tickets/buy", "post", 409)).toEqual(["sold_out", "sales_closed", "user_limit"]);
+    expect(codes("/tickets/buy", "post", 409)).toEqual([
+      "sold_out",
+      "sales_closed",
+      "user_limit",
+      "seat_taken",
+      "hold_expired",
+    ]);
     expect(codes("/tickets/buy", "post", 503)).toEqual(["unavailable", "overloaded", "outcome_unknown"]);
     expect(codes("/purchases/{purchase_id}/confirm", "post", 409)).toEqual([
       "hold_expired",

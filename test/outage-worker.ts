@@ -9,7 +9,7 @@ import worker from "../src/index";
 // isolate, the worker's and the ticket objects', goes through one method of
 // the binding's session class; while cut off, it fails as a lost connection.
 
-export { OrderCoordinator, TicketSeller } from "../src/index";
+export { OrderCoordinator, SeatBlock, TicketSeller } from "../src/index";
 
 type Session = { _wrappedFetch: (this: unknown, input: string, init: RequestInit) => Promise<Response> };
 const session = Object.getPrototypeOf(env.DB.withSession()) as Session;

@@ -166,6 +166,7 @@ export function upsertOrder(
     quantity: l.quantity,
     unit_price_minor: l.unit_price_minor,
     purchase_id: l.purchase_id,
+    ...(l.seats ? { seats: JSON.parse(l.seats) as string[] } : {}),
   }));
   return d1
     .prepare(

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { newId } from "../events/types";
 import type { PurchaseStatus } from "../ticket/schema";
@@ -8,6 +8,9 @@ import {
   orders,
   purchaseIdBlocks,
   purchases,
+  type SeatCounts,
+  seatBlocks,
+  seatmaps,
   sequences,
   type TicketRow,
   tickets,
@@ -204,4 +207,46 @@ export function linesOfOrders(db: Db, orderIds: string[]) {
     })
     .from(purchases)
     .where(sql`${purchases.order_id} IN (SELECT value FROM json_each(${JSON.stringify(orderIds)}))`);
+}
+
+// Seating: the seat maps, and the blocks' projections.
+
+export const getSeatmap = async (db: Db, gameId: number) =>
+  (await db.select().from(seatmaps).where(eq(seatmaps.game_id, gameId)).limit(1))[0];
+
+/** Records a game's seat map (its blocks' seats are in their objects by then). */
+export async function saveSeatmap(db: Db, row: typeof seatmaps.$inferInsert): Promise<void> {
+  const { game_id: _, ...set } = row;
+  await db.insert(seatmaps).values(row).onConflictDoUpdate({ target: seatmaps.game_id, set });
+}
+
+/** A game's blocks as their objects projected them, in the map's order (one block, if given). */
+export const listSeatBlocks = (db: Db, gameId: number, block?: string) =>
+  db
+    .select()
+    .from(seatBlocks)
+    .where(and(eq(seatBlocks.game_id, gameId), block ? eq(seatBlocks.block_id, block) : undefined))
+    .orderBy(asc(seatBlocks.position));
+
+/** Seats by category and state over the games' blocks: a seated ticket's counts come from these. */
+export async function seatCountsOf(db: Db, gameIds: number[]): Promise<Map<number, SeatCounts>> {
+  const out = new Map<number, SeatCounts>();
+  if (gameIds.length === 0) return out;
+  const rows = await db
+    .select({ game_id: seatBlocks.game_id, counts: seatBlocks.counts })
+    .from(seatBlocks)
+    .where(inArray(seatBlocks.game_id, [...new Set(gameIds)]));
+  for (const r of rows) {
+    const game = out.get(r.game_id) ?? {};
+    for (const [category, c] of Object.entries(r.counts)) {
+      const sum = game[category] ?? { free: 0, held: 0, sold: 0, blocked: 0 };
+      game[category] = sum;
+      sum.free += c.free;
+      sum.held += c.held;
+      sum.sold += c.sold;
+      sum.blocked += c.blocked;
+    }
+    out.set(r.game_id, game);
+  }
+  return out;
 }

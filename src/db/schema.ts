@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { ORDER_STATUSES } from "../order/schema";
 import { ENTRY_STATUSES, purchaseFields, ticketChecks, ticketFields } from "../ticket/schema";
 
@@ -64,6 +64,7 @@ export interface OrderLine {
   quantity: number;
   unit_price_minor: number;
   purchase_id: number;
+  seats?: string[]; // a seated line's
 }
 
 /**
@@ -186,3 +187,40 @@ export const eventOutbox = sqliteTable("event_outbox", {
   ticket_id: integer().notNull(),
   created_at: text().notNull(),
 });
+
+// Seating: a game's seat map, and each block's seats as its object projects them.
+
+/** A game's seat map: which blocks, in the map's order, and what it holds. */
+export const seatmaps = sqliteTable("seatmaps", {
+  game_id: integer().primaryKey(),
+  version: text().notNull(), // changes with every new map: the ETag of its layout
+  blocks: text({ mode: "json" }).$type<string[]>().notNull(), // block ids, in the map's order
+  summary: text({ mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  updated_at: text().notNull(),
+});
+
+/** Per category of a block: its seats by state. */
+export type SeatCounts = Record<string, { free: number; held: number; sold: number; blocked: number }>;
+
+/**
+ * One block of a game, as its object (src/seating) last projected it: its
+ * layout (written when its seats are loaded), and which seats are free now,
+ * with counts per category (version-guarded, as the tickets' projections).
+ */
+export const seatBlocks = sqliteTable(
+  "seat_blocks",
+  {
+    game_id: integer().notNull(),
+    block_id: text().notNull(),
+    name: text().notNull(),
+    position: integer().notNull(),
+    map_version: text().notNull(),
+    layout: text().notNull(), // JSON: the block's rows and seats, as the map gave them
+    seats: integer().notNull(),
+    availability: text().notNull(), // JSON: per row, a bitmap of its free seats
+    counts: text({ mode: "json" }).$type<SeatCounts>().notNull(),
+    version: integer().notNull(), // the block's change counter when this was written
+    updated_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.game_id, t.block_id] })],
+);

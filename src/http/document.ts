@@ -126,6 +126,12 @@ export function serveDocument(app: OpenAPIHono<AppEnv>): void {
         description: "Stripe's webhook: confirms, cancels or refunds from Checkout events. Called by Stripe only.",
       },
       {
+        name: "seating",
+        description:
+          "A game's seat map (JSON or CSV), which seats are free (a bitmap per row), and seats taken off sale. Each " +
+          "block's seats are owned by the block's Durable Object; seated tickets hold and buy them there.",
+      },
+      {
         name: "entries",
         description:
           "A confirmed purchase's entries, one per person admitted, each with a signed code: cancel one before " +

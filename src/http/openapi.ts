@@ -3,7 +3,16 @@ import { forbidden } from "./auth";
 import type { AppEnv } from "./context";
 import { keyReused } from "./idempotency";
 import { orderRejectionError } from "./order-object";
-import { ApiError, invalid, notFound, outcomeUnknown, type ProblemCode, problemBody, unavailable } from "./problem";
+import {
+  ApiError,
+  invalid,
+  notFound,
+  outcomeUnknown,
+  type ProblemCode,
+  problemBody,
+  seatmapInUse,
+  unavailable,
+} from "./problem";
 import { problemSchema } from "./schemas";
 import { noAnswer, rejectionError } from "./ticket-object";
 import { fieldErrors, type Issue, MAX_BODY_BYTES, tooLarge } from "./validate";
@@ -34,6 +43,8 @@ const examples: Record<Documented, ApiError> = {
   forbidden: forbidden("Your credentials do not allow this."),
   not_found: notFound("No ticket has this id."),
   sold_out: rejectionError({ ok: false, code: "sold_out", available: 1 }),
+  seat_taken: rejectionError({ ok: false, code: "seat_taken", seats: ["N1-A-13"] }),
+  seatmap_in_use: seatmapInUse(["N1-A-12", "N1-A-13"]),
   sales_closed: rejectionError({
     ok: false,
     code: "sales_closed",

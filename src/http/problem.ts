@@ -16,6 +16,8 @@ const titles = {
   forbidden: "Forbidden",
   not_found: "Not found",
   sold_out: "Sold out",
+  seat_taken: "Seat taken",
+  seatmap_in_use: "Seat map in use",
   sales_closed: "Sales closed",
   user_limit: "Per-user limit reached",
   stock_below_sold: "Stock below units sold",
@@ -59,6 +61,12 @@ export class ApiError extends Error {
 
 export const notFound = (detail: string) => new ApiError(404, "not_found", detail);
 
+/** A seat map cannot change once a seat of it is held or sold: `seats` names some. */
+export const seatmapInUse = (seats: string[]) =>
+  new ApiError(409, "seatmap_in_use", "Seats of this game are held or sold: its seat map cannot change now.", {
+    seats,
+  });
+
 export const invalid = (errors: FieldError[]) =>
   new ApiError(400, "validation_error", errors.map((e) => `${e.field}: ${e.message}`).join("; "), {
     errors,
@@ -90,6 +98,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof HTTPException) {
     // Hono raises these for unreadable bodies (e.g. malformed JSON).
     if (err.status === 413) return new ApiError(413, "payload_too_large", err.message);
+    if (err.status === 415)
+      return new ApiError(415, "unsupported_media_type", "This endpoint does not take a body of this media type.");
     if (err.status < 500) return invalid([{ field: "body", message: err.message }]);
   }
   console.error(JSON.stringify({ level: "error", message: String(err), stack: (err as Error)?.stack }));

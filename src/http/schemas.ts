@@ -4,6 +4,7 @@ import { EVENT_TYPES } from "../events/types";
 import { ORDER_STATUSES } from "../order/schema";
 import { ENTRY_STATUSES, PURCHASE_STATUSES, REFUND_REASONS } from "../ticket/schema";
 import { PROBLEM_CODES } from "./problem";
+import { bestAvailableSchema, seatIdSchema, seatingSchema, seatSchema } from "./schemas/seating";
 
 // Request and response schemas: they validate requests and, through
 // @hono/zod-openapi, are the OpenAPI document.
@@ -86,9 +87,10 @@ const CONTROL_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const label = (max: number) =>
   z
     .string()
-    .min(1, { abort: true })
+    .min(1)
     .max(max)
-    .refine((s) => /\S/.test(s), "must not be blank")
+    // An empty string is only "too small" (without aborting, which would hide the other fields' problems).
+    .refine((s) => s === "" || /\S/.test(s), "must not be blank")
     .refine((s) => !CONTROL.test(s), "must not contain control characters");
 
 export const id = z.int().min(1);
@@ -143,10 +145,16 @@ const ticketFields = {
     .openapi({ description: "Sales close at this instant (UTC), after sales_start; null: no end." }),
 };
 
+const objectGiven = (p: { value: unknown }) => typeof p.value === "object" && p.value !== null;
+
 export const createTicketSchema = z
   .strictObject({
     game_id: id,
     ...ticketFields,
+    stock: ticketFields.stock
+      .optional()
+      .openapi({ description: "Required, but for a seated ticket: its seats are its stock" }),
+    seating: seatingSchema.optional(),
     description: ticketFields.description.default(""),
     type: ticketFields.type.default("general"),
     currency: currency.default("EUR"),
@@ -156,6 +164,17 @@ export const createTicketSchema = z
     hold_seconds: ticketFields.hold_seconds.default(900),
     sales_start: ticketFields.sales_start.default(null),
     sales_end: ticketFields.sales_end.default(null),
+  })
+  // Checked beside the other fields' problems, so a missing stock is named with them.
+  .refine((t) => !(t.seating && t.stock !== undefined), {
+    path: ["stock"],
+    message: "a seated ticket's stock is its seats: leave it out",
+    when: objectGiven,
+  })
+  .refine((t) => t.seating !== undefined || t.stock !== undefined, {
+    path: ["stock"],
+    message: "Invalid input: expected number, received undefined",
+    when: objectGiven,
   })
   .openapi("TicketCreate", {
     example: { game_id: 1, name: "North Stand", type: "socio", price: 35.5, stock: 500, max_per_user: 4 },
@@ -184,9 +203,41 @@ export const buySchema = z
       .openapi({ description: "Whom it is for; a user's own token may leave it out (the admin may not)" }),
     ticket_id: id,
     // The ticket's own max_per_order (at most 100) is checked by its seller.
-    quantity: z.int().min(1).max(100).default(1),
+    quantity: z
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ description: "Units (seats) to buy; 1 by default, or as many as `seats` names" }),
+    seats: z
+      .array(seatIdSchema)
+      .min(1)
+      .max(100)
+      .refine((s) => new Set(s).size === s.length, "must not repeat a seat")
+      .refine(
+        (s) => new Set(s.map((id) => id.split("-")[0])).size === 1,
+        "must all be of one block: a basket of seats in several blocks is an order (POST /orders)",
+      )
+      .optional()
+      .openapi({ description: "A seated ticket: exactly these seats, all or none (409 seat_taken)" }),
+    best_available: bestAvailableSchema.optional().openapi({
+      description: "A seated ticket: the best free seats of its categories (the default for a seated ticket)",
+    }),
   })
-  .openapi("PurchaseCreate", { example: { user_id: 42, ticket_id: 1, quantity: 2 } });
+  .superRefine((b, ctx) => {
+    if (b.seats && b.best_available)
+      ctx.addIssue({ code: "custom", path: ["seats"], message: "name seats or ask for the best available, not both" });
+    if (b.seats && b.quantity !== undefined && b.quantity !== b.seats.length)
+      ctx.addIssue({ code: "custom", path: ["quantity"], message: "must be the number of seats named" });
+  })
+  .openapi("PurchaseCreate", {
+    example: { user_id: 42, ticket_id: 1, quantity: 2 },
+    examples: [
+      { user_id: 42, ticket_id: 1, quantity: 2 },
+      { user_id: 42, ticket_id: 1, seats: ["N1-A-12", "N1-A-13"] },
+      { user_id: 42, ticket_id: 1, quantity: 4, best_available: { together: true, block: "N1" } },
+    ],
+  });
 
 export const timestamp = z.string().openapi({ format: "date-time", example: "2026-11-29T19:40:00.000Z" });
 
@@ -209,6 +260,11 @@ export const ticketSchema = z
     active: z.boolean(),
     sales_start: timestamp.nullable(),
     sales_end: timestamp.nullable(),
+    seating: seatingSchema.optional().openapi({
+      description:
+        "A seated ticket: its categories. stock, sold, held and available then count those seats of the game's map " +
+        "(sold and held by any ticket of them; stock leaves out seats taken off sale)",
+    }),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -232,6 +288,10 @@ export const purchaseSchema = z
     confirmed_at: timestamp.nullable(),
     cancelled_at: timestamp.nullable(),
     created_at: timestamp,
+    seats: z
+      .array(seatIdSchema)
+      .optional()
+      .openapi({ description: "A seated purchase: its seats, one per unit (its entries in the same order)" }),
   })
   .openapi("Purchase", { example: purchaseExample });
 
@@ -284,6 +344,10 @@ export const problemSchema = z
     code: z.enum(PROBLEM_CODES),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
     available: z.int().optional().openapi({ description: "sold_out: units left" }),
+    seats: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "seat_taken: the seats held, sold or off sale; seatmap_in_use: seats held or sold" }),
     max_per_user: z.int().optional(),
     bought: z.int().optional().openapi({ description: "user_limit: units this user holds" }),
     sold: z.int().optional().openapi({ description: "stock_below_sold, currency_locked: units sold" }),
@@ -309,6 +373,7 @@ export const problemSchema = z
           bought: z.int().optional(),
           sales_start: timestamp.nullable().optional(),
           sales_end: timestamp.nullable().optional(),
+          seats: z.array(z.string()).optional(),
         }),
       )
       .optional()
@@ -366,6 +431,7 @@ export const entrySchema = z
     }),
     status: z.enum(ENTRY_STATUSES),
     checked_in_at: timestamp.nullable(),
+    seat: seatSchema.optional().openapi({ description: "A seated ticket's entry: the seat it admits to" }),
   })
   .openapi("Entry", { example: entryExample });
 
@@ -469,6 +535,7 @@ export const scannedEntryFields = {
   status: z.enum(ENTRY_STATUSES),
   checked_in_at: timestamp.nullable(),
   checked_in_gate: z.string().nullable(),
+  seat: seatSchema.optional().openapi({ description: "A seated ticket's entry: its seat, for the steward" }),
 };
 
 const scannedTicket = { id: 1, name: "North Stand", type: "socio" };

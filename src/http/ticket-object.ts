@@ -57,6 +57,10 @@ export function rejectionError(r: Rejection): ApiError {
         : new ApiError(409, "sales_closed", "This ticket is not on sale.");
     case "sold_out":
       return new ApiError(409, "sold_out", `Only ${r.available} left.`, { available: r.available });
+    case "seat_taken":
+      return new ApiError(409, "seat_taken", `Taken or off sale: ${r.seats.join(", ")}. Nothing is held.`, {
+        seats: r.seats,
+      });
     case "user_limit":
       return new ApiError(409, "user_limit", `At most ${r.max_per_user} per user; this user has ${r.bought}.`, {
         max_per_user: r.max_per_user,

@@ -13,6 +13,7 @@ export interface RefusedLine {
   bought?: number;
   sales_start?: string | null;
   sales_end?: string | null;
+  seats?: string[];
 }
 
 export type OrderRejection =
@@ -32,6 +33,8 @@ export const CERTAIN = new Set([
   "unavailable",
   "overloaded",
   "invalid",
+  "seat_taken",
+  "hold_expired",
 ]);
 
 /** The order's status as shown: its state, but for the steps in between. */
@@ -81,7 +84,7 @@ export const refusedLine = (ticketId: number, r: Rejection): RefusedLine => {
   const { ok: _, code, ...detail } = r as Rejection & Record<string, unknown>;
   const shown = Object.fromEntries(
     Object.entries(detail).filter(([k]) =>
-      ["available", "max_per_user", "bought", "sales_start", "sales_end"].includes(k),
+      ["available", "max_per_user", "bought", "sales_start", "sales_end", "seats"].includes(k),
     ),
   );
   return { ticket_id: ticketId, code: code === "not_found" ? "ticket_not_found" : code, ...shown };

@@ -34,7 +34,12 @@ import * as store from "./store";
 
 export interface PlaceRequest {
   user_id: number;
-  lines: { ticket_id: number; quantity: number }[];
+  lines: {
+    ticket_id: number;
+    quantity: number;
+    seats?: string[];
+    best?: { together: boolean; accessible?: boolean; block?: string };
+  }[];
   /** The caller's key scope and the body's hash: the same key with another body is refused. */
   principal: string | null;
   hash: string;
@@ -100,13 +105,21 @@ export class OrderCoordinator extends DurableObject<Env> {
           idem_principal: request.principal,
           idem_hash: request.hash,
         };
-        store.createOrder(this.#db, row, request.lines);
+        store.createOrder(
+          this.#db,
+          row,
+          request.lines.map((l) => ({
+            ticket_id: l.ticket_id,
+            quantity: l.quantity,
+            ask: l.seats ? JSON.stringify({ seats: l.seats }) : l.best ? JSON.stringify({ best: l.best }) : null,
+          })),
+        );
         o = store.readOrder(this.#db)!;
         await this.#arm(Date.now() + 3 * LINE_CALL_MS); // an instance that dies while placing: the alarm decides
       } else if (o.state === "refused") {
         if (!(await this.#deliver())) return releasing();
         const again = store.readLines(this.#db).map((l) => ({
-          ticket_id: l.ticket_id,
+          position: l.position,
           fields: { answer: "asked" as const, refusal: null, settled: null },
         }));
         o = store.changeOrder(this.#db, { state: "placing", attempt: o.attempt + 1 }, undefined, again);
@@ -300,19 +313,22 @@ export class OrderCoordinator extends DurableObject<Env> {
 
   /** Asks every line not yet answered to hold its units, in parallel, and records each answer. */
   async #holdLines(o: OrderRow, deadline: number): Promise<void> {
-    const asked = store.readLines(this.#db).filter((l) => l.answer === "asked" || l.answer === "unknown");
+    const all = store.readLines(this.#db);
+    const asked = all.filter((l) => l.answer === "asked" || l.answer === "unknown");
     await Promise.all(
       asked.map(async (l) => {
+        const seated = l.ask ? (JSON.parse(l.ask) as Pick<PlaceRequest["lines"][number], "seats" | "best">) : {};
         const answer = await this.#call(l.ticket_id, (t) =>
           t.holdLine(l.ticket_id, {
             order_id: o.id,
-            key: lineKey(o),
+            key: lineKey(o, l, all),
             user_id: o.user_id,
             quantity: l.quantity,
             deadline,
+            ...seated,
           }),
         );
-        store.updateLine(this.#db, l.ticket_id, lineAnswer(l.ticket_id, answer));
+        store.updateLine(this.#db, l.position, lineAnswer(l.ticket_id, answer));
       }),
     );
   }
@@ -388,11 +404,12 @@ export class OrderCoordinator extends DurableObject<Env> {
     state?: OrderState,
   ): Promise<"ok" | "refused" | "unknown"> {
     const o = store.readOrder(this.#db)!;
-    const ls = store.readLines(this.#db).filter((l) => l.answer !== "refused" && (!state || l.settled !== state));
+    const all = store.readLines(this.#db);
+    const ls = all.filter((l) => l.answer !== "refused" && (!state || l.settled !== state));
     const answers = await Promise.all(
       ls.map(async (l) => {
-        const answer = await this.#call(l.ticket_id, (t) => t.settleLine(l.ticket_id, lineKey(o), decision));
-        if (answer.ok && state) store.updateLine(this.#db, l.ticket_id, { settled: state });
+        const answer = await this.#call(l.ticket_id, (t) => t.settleLine(l.ticket_id, lineKey(o, l, all), decision));
+        if (answer.ok && state) store.updateLine(this.#db, l.position, { settled: state });
         return answer.ok ? "ok" : CERTAIN.has(answer.code) || answer.code !== "outcome_unknown" ? "refused" : "unknown";
       }),
     );
@@ -404,14 +421,14 @@ export class OrderCoordinator extends DurableObject<Env> {
   async #deliver(): Promise<boolean> {
     const o = store.readOrder(this.#db)!;
     const decision = decisionFor(o);
-    const due = store.readLines(this.#db).filter((l) => undelivered(l, o.state));
+    const all = store.readLines(this.#db);
+    const due = all.filter((l) => undelivered(l, o.state));
     if (!decision || due.length === 0) return true;
     const results = await Promise.all(
       due.map(async (l) => {
-        const answer = await this.#call(l.ticket_id, (t) => t.settleLine(l.ticket_id, lineKey(o), decision));
-        if (answer.ok) store.updateLine(this.#db, l.ticket_id, { settled: o.state });
-        else if (answer.code === "checked_in")
-          store.updateLine(this.#db, l.ticket_id, { settled: o.state, kept: true });
+        const answer = await this.#call(l.ticket_id, (t) => t.settleLine(l.ticket_id, lineKey(o, l, all), decision));
+        if (answer.ok) store.updateLine(this.#db, l.position, { settled: o.state });
+        else if (answer.code === "checked_in") store.updateLine(this.#db, l.position, { settled: o.state, kept: true });
         else if (answer.code !== "outcome_unknown")
           logError(
             "a line refused its order's decision",
@@ -421,10 +438,10 @@ export class OrderCoordinator extends DurableObject<Env> {
         return answer.ok || answer.code === "checked_in";
       }),
     );
-    const all = results.every(Boolean);
-    if (all) this.#delivery = { failures: 0, retryAt: 0 };
+    const done = results.every(Boolean);
+    if (done) this.#delivery = { failures: 0, retryAt: 0 };
     else await this.#retryLater();
-    return all;
+    return done;
   }
 
   /** Some line did not answer: the alarm tells them again, backing off. */
@@ -456,7 +473,7 @@ export class OrderCoordinator extends DurableObject<Env> {
     let back = 0;
     ls.forEach((l, i) => {
       const line = answers[i]?.ok ? answers[i].lines[0] : undefined;
-      if (line) store.updateLine(this.#db, l.ticket_id, { refunded_minor: line.purchase.refunded_minor });
+      if (line) store.updateLine(this.#db, l.position, { refunded_minor: line.purchase.refunded_minor });
       back += line?.purchase.refunded_minor ?? 0;
     });
     const owed = ls.reduce((n, l) => n + l.quantity * l.unit_price_minor!, 0);
@@ -583,8 +600,14 @@ export class OrderCoordinator extends DurableObject<Env> {
   }
 }
 
-/** A line's hold and decisions are keyed by the order and its attempt. */
-const lineKey = (o: Pick<OrderRow, "id" | "attempt">) => `${o.id}/${o.attempt}`;
+/**
+ * A line's hold and decisions are keyed by the order and its attempt; a
+ * ticket with several lines (seats in several blocks) by the line's place too.
+ */
+const lineKey = (o: Pick<OrderRow, "id" | "attempt">, l: LineRow, all: LineRow[]) =>
+  all.filter((x) => x.ticket_id === l.ticket_id).length > 1
+    ? `${o.id}/${o.attempt}/${l.position}`
+    : `${o.id}/${o.attempt}`;
 
 function lineAnswer(ticketId: number, answer: LineOutcome): Partial<LineRow> {
   if (answer.ok && answer.line) {
@@ -599,6 +622,7 @@ function lineAnswer(ticketId: number, answer: LineOutcome): Partial<LineRow> {
       purchase_id: p.id,
       hold_ends: p.expires_at,
       settled: "held",
+      seats: p.seats,
     };
   }
   if (!answer.ok && (CERTAIN.has(answer.code) || answer.code === "key_reused")) {
@@ -670,6 +694,7 @@ export function orderData({ order: o, lines }: OrderView) {
       unit_price: (l.unit_price_minor ?? 0) / 100,
       total_price: ((l.unit_price_minor ?? 0) * l.quantity) / 100,
       purchase_id: l.purchase_id,
+      ...(l.seats ? { seats: JSON.parse(l.seats) as string[] } : {}),
     })),
   };
 }

@@ -55,8 +55,8 @@ export const order = sqliteTable("order", {
  * the decision is delivered until every line has.
  */
 export const lines = sqliteTable("lines", {
-  ticket_id: integer().primaryKey(),
-  position: integer().notNull(), // as asked
+  position: integer().primaryKey(), // as asked
+  ticket_id: integer().notNull(), // a ticket is one line, but a seated ticket's seats in several blocks several
   quantity: integer().notNull(),
   answer: text({ enum: ["asked", "held", "refused", "unknown"] }).notNull(),
   refusal: text(), // JSON: why its ticket refused it
@@ -70,6 +70,8 @@ export const lines = sqliteTable("lines", {
   settled: text({ enum: ORDER_STATES }),
   kept: integer({ mode: "boolean" }).notNull().default(false), // a cancel found someone checked in: it stays
   refunded_minor: integer().notNull().default(0), // given back of this line's units (its ticket's refunds)
+  ask: text(), // JSON: a seated line's seats asked for ({seats}) or best available ({best})
+  seats: text(), // JSON: the seats its ticket holds for it
 });
 
 export { type EventRow, events } from "../events/schema";

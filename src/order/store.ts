@@ -24,7 +24,11 @@ export const readLines = (db: OrderStore): LineRow[] => db.select().from(lines).
 export type NewOrder = Pick<OrderRow, "id" | "user_id" | "created_at" | "idem_principal" | "idem_hash">;
 
 /** A new order, placing its lines (as asked, in order). */
-export function createOrder(db: OrderStore, row: NewOrder, asked: { ticket_id: number; quantity: number }[]): void {
+export function createOrder(
+  db: OrderStore,
+  row: NewOrder,
+  asked: { ticket_id: number; quantity: number; ask?: string | null }[],
+): void {
   db.transaction(() => {
     db.insert(order)
       .values({ ...row, state: "placing", version: 1 })
@@ -43,7 +47,7 @@ export function changeOrder(
   db: OrderStore,
   fields: Partial<OrderRow>,
   events: (row: OrderRow, lines: LineRow[]) => EventDraft[] = () => [],
-  lineFields: { ticket_id: number; fields: Partial<LineRow> }[] = [],
+  lineFields: { position: number; fields: Partial<LineRow> }[] = [],
 ): OrderRow {
   return db.transaction(() => {
     const current = readOrder(db)!;
@@ -52,15 +56,15 @@ export function changeOrder(
       .set({ ...fields, version: current.version + 1 })
       .returning()
       .get()!;
-    for (const l of lineFields) updateLine(db, l.ticket_id, l.fields);
+    for (const l of lineFields) updateLine(db, l.position, l.fields);
     appendEvents(db, events(row, readLines(db)));
     return row;
   });
 }
 
 /** What a line's ticket answered, or that it acted on a decision (no new version: lines' truth is their tickets'). */
-export const updateLine = (db: OrderStore, ticketId: number, fields: Partial<LineRow>): void => {
-  db.update(lines).set(fields).where(eq(lines.ticket_id, ticketId)).run();
+export const updateLine = (db: OrderStore, position: number, fields: Partial<LineRow>): void => {
+  db.update(lines).set(fields).where(eq(lines.position, position)).run();
 };
 
 export const markProjected = (db: OrderStore, version: number): void => {

@@ -35,7 +35,7 @@ export const findEntry = (db: Store, id: number): EntryRow | undefined =>
  * can verify: only its later changes go to the gate's feed.
  */
 export function createEntries(db: Store, p: PurchaseRow, now: string, version: number): [Entity, number][] {
-  insertEntries(db, p.id, p.quantity, now, version);
+  insertEntries(db, p.id, p.quantity, now, version, p.seats);
   return [];
 }
 
@@ -305,7 +305,15 @@ export function reissueEntry(db: Store, t: TicketRow, p: PurchaseRow, e: EntryRo
       .run();
     const fresh = db
       .insert(entries)
-      .values({ id: last + 1, purchase_id: e.purchase_id, replaces: e.id, created_at: now, updated_at: now, version })
+      .values({
+        id: last + 1,
+        purchase_id: e.purchase_id,
+        replaces: e.id,
+        seat: e.seat,
+        created_at: now,
+        updated_at: now,
+        version,
+      })
       .returning()
       .get();
     return {

@@ -8,6 +8,8 @@ export type Rejection =
   | { ok: false; code: "purchase_not_found" }
   | { ok: false; code: "sales_closed"; sales_start?: string | null; sales_end?: string | null }
   | { ok: false; code: "sold_out"; available: number }
+  // Seats asked for by id that are held, sold or blocked.
+  | { ok: false; code: "seat_taken"; seats: string[] }
   | { ok: false; code: "user_limit"; max_per_user: number; bought: number }
   | { ok: false; code: "over_max_per_order"; max_per_order: number }
   | { ok: false; code: "key_reused" }
@@ -94,6 +96,8 @@ export function confirmRefusal(
  * free, and the buyer (holding `bought` units now) must stay within max_per_user.
  */
 export function retakeRefusal(t: TicketRow, p: PurchaseRow, bought: number): Rejection | null {
+  // A seat hold that ended is not taken again: its seats went back on sale, and may be someone else's now.
+  if (p.seats !== null) return { ok: false, code: "hold_expired", available: 0 };
   if (p.quantity > available(t)) return { ok: false, code: "hold_expired", available: available(t) };
   if (t.max_per_user !== null && bought + p.quantity > t.max_per_user) {
     return { ok: false, code: "user_limit", max_per_user: t.max_per_user, bought };
@@ -161,6 +165,13 @@ export function patchRefusal(ticket: TicketRow, patch: TicketPatch): Rejection |
   const invalid = ticketProblems(next);
   if (invalid) return invalid;
   const { sold, held } = ticket;
+  if (ticket.seating !== null && patch.stock !== undefined) {
+    return {
+      ok: false,
+      code: "invalid",
+      errors: [{ field: "stock", message: "a seated ticket's stock is its seats" }],
+    };
+  }
   if (next.stock < sold + held) return { ok: false, code: "stock_below_sold", sold, held };
   if (next.currency !== ticket.currency && sold + held > 0) return { ok: false, code: "currency_locked", sold, held };
   return null;

@@ -1,11 +1,11 @@
-import { getTableColumns } from "drizzle-orm";
+import { eq, getTableColumns } from "drizzle-orm";
 import type { IdempotencyKey } from "../db/queries";
 import type { EventDraft } from "../events/types";
 import { cancelEntriesOf, createEntries } from "./entries";
 import { entryEvent, purchaseEvent, soldOut, ticketEvent } from "./events";
 import { refundUnits } from "./refunds";
 import { available, type TicketPatch } from "./rules";
-import { type PurchaseRow, purchases, type TicketRow, ticket } from "./schema";
+import { type PurchaseRow, purchases, seatRequests, type TicketRow, ticket } from "./schema";
 import {
   addUnits,
   change,
@@ -30,6 +30,8 @@ export interface Sale {
   hold?: boolean;
   /** A line of this order: held past the ticket's hold_seconds by `grace` seconds (its escrow). */
   line?: { order_id: string; grace: number };
+  /** A seated purchase its block has taken: its id, price and end as decided before the block was asked. */
+  seated?: { id: number; seats: string[]; block: string; unit_price_minor: number; expires_at: string | null };
 }
 
 /** A sale's purchase, and how many ids are left in the block its id came from. */
@@ -46,18 +48,21 @@ export const secondsAfter = (at: string, seconds: number) => new Date(Date.parse
 export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): Sold | undefined {
   try {
     return change(db, (version) => {
-      const taken = takeId(db);
+      const { seated } = sale;
+      const taken = seated ? { id: seated.id, left: Number.POSITIVE_INFINITY } : takeId(db);
       if (!taken) throw NO_IDS; // rolls the transaction back: nothing was written
+      const price = seated?.unit_price_minor ?? t.price_minor;
+      const ends = seated ? seated.expires_at : secondsAfter(now, t.hold_seconds + (sale.line?.grace ?? 0));
       const purchase = insertPurchase(db, {
         id: taken.id,
         user_id: sale.user_id,
         quantity: sale.quantity,
-        unit_price_minor: t.price_minor,
-        total_price_minor: t.price_minor * sale.quantity,
+        unit_price_minor: price,
+        total_price_minor: price * sale.quantity,
         currency: t.currency,
         status: sale.hold ? "held" : "confirmed",
-        expires_at: sale.hold ? secondsAfter(now, t.hold_seconds + (sale.line?.grace ?? 0)) : null,
-        held_until: sale.hold ? secondsAfter(now, t.hold_seconds + (sale.line?.grace ?? 0)) : null,
+        expires_at: sale.hold ? ends : null,
+        held_until: sale.hold ? ends : null,
         order_id: sale.line?.order_id ?? null,
         confirmed_at: sale.hold ? null : now,
         created_at: now,
@@ -65,7 +70,11 @@ export function recordSale(db: Store, t: TicketRow, sale: Sale, now: string): So
         idem_principal: sale.idempotency?.principal ?? null,
         idem_key: sale.idempotency?.key ?? null,
         idem_hash: sale.idempotency?.hash ?? null,
+        // Its block holds (or sold) the seats as this version says: nothing to tell it.
+        ...(seated ? { seats: JSON.stringify(seated.seats), block: seated.block, block_version: version } : {}),
       });
+      // Its request was pending while the block was asked: the purchase takes its place.
+      if (seated) db.delete(seatRequests).where(eq(seatRequests.purchase_id, seated.id)).run();
       const units = sale.hold ? { held: sale.quantity } : { sold: sale.quantity };
       addUnits(db, units, now, version);
       return {

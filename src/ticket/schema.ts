@@ -22,6 +22,8 @@ export const ticketFields = () => ({
   active: integer({ mode: "boolean" }).notNull().default(true),
   sales_start: text(), // null: on sale from creation
   sales_end: text(), // null: until sold out or closed
+  // JSON {"categories": [...]}: sells seats of these categories of its game's seat map (src/seating); null: unseated.
+  seating: text(),
   created_at: text().notNull(),
   updated_at: text().notNull(),
   // The object's change counter when this row last changed: the projection
@@ -54,6 +56,8 @@ export const purchaseFields = () => ({
   // A line of an order (a basket): held, confirmed, cancelled or expired only as its order decides, but
   // at its escrow's end (expires_at), when it is released by itself if no decision came.
   order_id: text(),
+  // A seated purchase: JSON array of its seats' ids (block-row-seat), one per unit, all of one block.
+  seats: text(),
 });
 
 // The rules that hold for a ticket wherever it is stored.
@@ -109,6 +113,9 @@ export const purchases = sqliteTable(
     refund_id: text(), // the latest refund Stripe made for it
     held_until: text(), // a hold's own end, before a checkout lengthened it to its session's
     returned: integer().notNull().default(0), // units given back by cancelling single entries
+    // A seated purchase's block, and the purchase's version the block has acted on: a newer one is told to it.
+    block: text(),
+    block_version: integer().notNull().default(0),
   },
   (t) => [
     check("purchases_quantity_positive", sql`${t.quantity} >= 1`),
@@ -117,6 +124,36 @@ export const purchases = sqliteTable(
     index("purchases_holds_idx").on(t.expires_at).where(sql`${t.status} = 'held'`), // the next hold to expire
     uniqueIndex("purchases_idempotency_idx").on(t.idem_principal, t.idem_key).where(sql`${t.idem_key} IS NOT NULL`),
     index("purchases_order_idx").on(t.order_id).where(sql`${t.order_id} IS NOT NULL`),
+    index("purchases_block_due_idx").on(t.id).where(sql`${t.block} IS NOT NULL AND ${t.block_version} < ${t.version}`),
+  ],
+);
+
+/**
+ * Seated purchases being asked of their block: decided here first (the
+ * rules, the user's units counted), then asked; removed when the block
+ * answers (the purchase is then recorded) or refuses. One whose answer was
+ * lost is asked again by a retry with its key, or released by the alarm.
+ */
+export const seatRequests = sqliteTable(
+  "seat_requests",
+  {
+    purchase_id: integer().primaryKey(),
+    user_id: integer().notNull(),
+    quantity: integer().notNull(),
+    hold: integer({ mode: "boolean" }).notNull(),
+    unit_price_minor: integer().notNull(),
+    expires_at: text(), // the hold's end, if a hold
+    block: text().notNull(), // the block being asked
+    request: text().notNull(), // JSON: the seats or the best-available ask
+    order_id: text(),
+    idem_principal: text(),
+    idem_key: text(),
+    idem_hash: text(),
+    created_at: text().notNull(),
+  },
+  (t) => [
+    index("seat_requests_user_idx").on(t.user_id),
+    uniqueIndex("seat_requests_idempotency_idx").on(t.idem_principal, t.idem_key).where(sql`${t.idem_key} IS NOT NULL`),
   ],
 );
 
@@ -161,6 +198,7 @@ export const entries = sqliteTable(
     created_at: text().notNull(),
     updated_at: text().notNull(),
     version: integer().notNull().default(0),
+    seat: text(), // a seated purchase's: the seat this entry admits to (block-row-seat)
   },
   (t) => [
     index("entries_purchase_idx").on(t.purchase_id),
@@ -196,6 +234,7 @@ export type TicketRow = typeof ticket.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type EntryRow = typeof entries.$inferSelect;
+export type SeatRequestRow = typeof seatRequests.$inferSelect;
 
 // Shared with the order's object: webhook events, refunds and payment events handled.
 export { type EventRow, events } from "../events/schema";

@@ -14,6 +14,7 @@ import {
   type PurchaseRow,
   paymentEvents,
   purchases,
+  seatRequests,
   type TicketRow,
   ticket,
 } from "./schema";
@@ -47,6 +48,12 @@ function prepare(db: Store) {
       .from(purchases)
       .where(eq(purchases.id, p("id")))
       .prepare(),
+    // Units of seated purchases still being asked of their block count too.
+    pendingUnits: db
+      .select({ units: sum(seatRequests.quantity) })
+      .from(seatRequests)
+      .where(eq(seatRequests.user_id, p("user")))
+      .prepare(),
     setClock: db
       .update(ticket)
       .set({ clock: sql`${p("version")}` })
@@ -77,6 +84,9 @@ function prepare(db: Store) {
         idem_principal: p("idem_principal"),
         idem_key: p("idem_key"),
         idem_hash: p("idem_hash"),
+        seats: p("seats"),
+        block: p("block"),
+        block_version: p("block_version"),
       })
       .returning()
       .prepare(),
@@ -149,7 +159,8 @@ function prepare(db: Store) {
         // After its last entry: a line taken again after it was given back keeps its old, cancelled ones.
         sql`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${p("quantity")}),
             base(id) AS (SELECT coalesce(max(id), ${p("purchase")} * ${ENTRIES_PER_PURCHASE}) FROM entries WHERE purchase_id = ${p("purchase")})
-          SELECT base.id + i, ${p("purchase")}, 'valid', NULL, NULL, NULL, NULL, ${p("now")}, ${p("now")}, ${p("version")} FROM n, base`,
+          SELECT base.id + i, ${p("purchase")}, 'valid', NULL, NULL, NULL, NULL, ${p("now")}, ${p("now")}, ${p("version")},
+            json_extract(${p("seats")}, '$[' || (i - 1) || ']') FROM n, base`,
       )
       .prepare(),
     purchasesIn: db
@@ -188,7 +199,8 @@ export const findByKey = (db: Store, principal: string, key: string): PurchaseRo
   q(db).byKey.get({ principal, key });
 
 /** Units the user holds of this ticket, from the index on purchases.user_id. */
-export const unitsOf = (db: Store, userId: number): number => Number(q(db).units.get({ user: userId })?.units ?? 0);
+export const unitsOf = (db: Store, userId: number): number =>
+  Number(q(db).units.get({ user: userId })?.units ?? 0) + Number(q(db).pendingUnits.get({ user: userId })?.units ?? 0);
 
 export type Entity = OutboxRow["entity"];
 
@@ -232,8 +244,13 @@ export type NewPurchase = Omit<
   | "returned"
   | "refunded_minor"
   | "paid_session_id"
->;
-export const insertPurchase = (db: Store, row: NewPurchase): PurchaseRow => q(db).insertPurchase.get(row)!;
+  | "seats"
+  | "block"
+  | "block_version"
+> &
+  Partial<Pick<PurchaseRow, "seats" | "block" | "block_version">>;
+export const insertPurchase = (db: Store, row: NewPurchase): PurchaseRow =>
+  q(db).insertPurchase.get({ seats: null, block: null, block_version: 0, ...row })!;
 
 /** Changes a purchase (inside a change); returns it as it now is. */
 export const updatePurchase = (db: Store, id: number, fields: Partial<PurchaseRow>): PurchaseRow =>
@@ -319,8 +336,15 @@ export const purchasesAfter = (db: Store, afterId: number, limit: number): Purch
   db.select().from(purchases).where(gt(purchases.id, afterId)).orderBy(asc(purchases.id)).limit(limit).all();
 
 /** Inside a change: the entries of a purchase just confirmed (their ids: ENTRIES_PER_PURCHASE each). */
-export const insertEntries = (db: Store, purchase: number, quantity: number, now: string, version: number): void => {
-  q(db).createEntries.run({ purchase, quantity, now, version });
+export const insertEntries = (
+  db: Store,
+  purchase: number,
+  quantity: number,
+  now: string,
+  version: number,
+  seats: string | null = null, // a seated purchase's seats (JSON): entry n admits to the n-th
+): void => {
+  q(db).createEntries.run({ purchase, quantity, now, version, seats });
 };
 
 // A purchase's refunds, and when the next one is due, as the ticket's store tells them.

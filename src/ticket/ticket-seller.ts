@@ -12,6 +12,7 @@ import {
 } from "../payments/checkout";
 import { Refunder } from "../payments/refunder";
 import { type CheckoutSession, expireCheckoutSession, type PaymentEvent } from "../payments/stripe";
+import type { BlockRefusal, TakeAnswer } from "../seating/seat-block";
 import { Backoff, logError, withTimeout } from "./backoff";
 import {
   cancelEntry,
@@ -53,8 +54,26 @@ import {
   expireHolds,
   recordSale,
   type Sale,
+  secondsAfter,
 } from "./sales";
-import type { EntryRow, PurchaseRow, RefundRow, TicketRow } from "./schema";
+import type { EntryRow, PurchaseRow, RefundRow, SeatRequestRow, TicketRow } from "./schema";
+import {
+  blockObject,
+  deleteRequest,
+  desiredOf,
+  dueForBlock,
+  findRequest,
+  findRequestByKey,
+  insertRequest,
+  markToldBlock,
+  type SeatAsk,
+  type Seating,
+  STALE_REQUEST_MS,
+  seatingOf,
+  setRequestBlock,
+  staleRequests,
+  takeRequest,
+} from "./seats";
 import * as store from "./store";
 
 export type { Scan, ScanAnswer } from "./entries";
@@ -63,6 +82,9 @@ export type { Actor, Rejection, TicketPatch } from "./rules";
 export interface OrderRequest {
   user_id: number;
   quantity: number;
+  /** A seated ticket's seats: exactly these (all of one block), or the best free ones (of `block`, if given). */
+  seats?: string[];
+  best?: { together: boolean; accessible?: boolean; block?: string };
   idempotency?: IdempotencyKey;
   /** Epoch ms after which the caller has given up: an order that waited past it is not run. */
   deadline?: number;
@@ -82,8 +104,14 @@ export type Purchase = Omit<
   | "refund_id"
   | "held_until"
 > & { ticket_id: number; game_id: number };
-/** `replayed`: the answer of an earlier order with the same Idempotency-Key. */
-export type PurchaseOutcome = { ok: true; purchase: Purchase; replayed?: true } | Rejection;
+/**
+ * `replayed`: the answer of an earlier order with the same Idempotency-Key.
+ * `pick`: a best-available pick, as its block made it (ms inside the block; whether it left a lone seat).
+ */
+export type PurchaseOutcome =
+  | { ok: true; purchase: Purchase; replayed?: true; pick?: SeatPick & { ms: number } }
+  | Rejection;
+export type SeatPick = { lone: boolean; alternative: boolean };
 export type EntriesOutcome = { ok: true; purchase: Purchase; entries: EntryRow[]; refunds: RefundRow[] } | Rejection;
 /** `ticket`: what the scanner shows with the answer (a socio stand, a child's ticket). */
 /** A line of an order to hold, once per `key` (the order's id and attempt). */
@@ -93,6 +121,9 @@ export interface LineRequest {
   user_id: number;
   quantity: number;
   deadline?: number;
+  /** A seated ticket's line: its seats (one block's), or the best ones. */
+  seats?: string[];
+  best?: OrderRequest["best"];
 }
 /** A line as its ticket holds it, with what the order shows of the ticket. */
 export type LineOutcome =
@@ -119,6 +150,11 @@ export interface Bookmarked {
 export const MAX_IN_FLIGHT = 1_000;
 /** With changes pending, an alarm at most this far ahead projects them even if nothing else calls (after a crash). */
 const PENDING_ALARM_MS = 5_000;
+/** A call to a seats' block that has not answered by then has failed (it may still act: each call is keyed). */
+const BLOCK_CALL_MS = 8_000;
+/** How long a seated ticket keeps its game's list of blocks, and a block's sold-out answer, before asking again. */
+const BLOCKS_TTL_MS = 30_000;
+const SOLD_OUT_TTL_MS = 2_000;
 
 const unavailable = (reason: string): Rejection => ({ ok: false, code: "unavailable", reason });
 const notFound: Rejection = { ok: false, code: "purchase_not_found" };
@@ -151,6 +187,11 @@ export class TicketSeller extends DurableObject<Env> {
   #adoption = new Backoff(); // a failed take-over is not retried on every order
   #refunds!: Refunder;
   #inFlight = 0;
+  #asking = new Set<number>(); // seat requests whose block this instance is asking now
+  #telling: Promise<void> | null = null; // telling blocks of their purchases' changes, one run at a time
+  #blockBackoff = new Backoff();
+  #blocks: { at: number; list: string[] } | null = null; // the game's blocks, in the seat map's order
+  #soldOut = new Map<string, { at: number; available: number }>(); // blocks that just answered sold out
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -186,10 +227,17 @@ export class TicketSeller extends DurableObject<Env> {
    * order decided first.
    */
   async holdLine(ticketId: number, line: LineRequest): Promise<LineOutcome> {
+    const seated = line.seats ? { seats: line.seats } : line.best ? { best: line.best } : null;
     const request = {
       user_id: line.user_id,
       quantity: line.quantity,
-      idempotency: { principal: "order", key: line.key, hash: `${line.user_id}x${line.quantity}` },
+      seats: line.seats,
+      best: line.best,
+      idempotency: {
+        principal: "order",
+        key: line.key,
+        hash: `${line.user_id}x${line.quantity}${seated ? JSON.stringify(seated) : ""}`,
+      },
       deadline: line.deadline,
     };
     const held = await this.#sell(ticketId, request, true, { order_id: line.order_id, grace: LINE_GRACE_SECONDS });
@@ -201,7 +249,14 @@ export class TicketSeller extends DurableObject<Env> {
   async settleLine(ticketId: number, key: string, decision: LineDecision): Promise<LineOutcome> {
     return this.#withTicket(ticketId, async (t, now) => {
       const p = store.findByKey(this.#db, "order", key);
-      if (!p) return { ok: true, line: null, ticket: this.#shown() } as const;
+      if (!p) {
+        // A seated line whose block's answer was lost is a request still: its block lets go of it too.
+        const pending = decision.to === "confirmed" ? undefined : findRequestByKey(this.#db, "order", key);
+        if (pending && !(await this.#releaseRequest(t, pending))) {
+          return { ok: false, code: "outcome_unknown", reason: "the seats' block did not answer" } as const;
+        }
+        return { ok: true, line: null, ticket: this.#shown() } as const;
+      }
       const settled = settleLine(this.#db, t, p, decision, now);
       if (!settled.ok) return settled;
       if (decision.to === "extended") this.#holdsChanged(settled.p.expires_at);
@@ -341,13 +396,28 @@ export class TicketSeller extends DurableObject<Env> {
       if (!p) return notFound;
       const refused =
         orderRefusal(p) ?? confirmRefusal(t, p, store.unitsOf(this.#db, p.user_id), store.refundsOf(this.#db, p.id));
-      if (refused === "done") return this.#answer(t, p);
+      if (refused === "done") return (await this.#seatsSold(p)) ?? this.#answer(t, p);
       if (refused) return refused;
       const confirmed = confirmPurchase(this.#db, t, p, now);
       // Settled without Stripe (the box office): its session can no longer be paid.
       if (p.status === "held") void this.#expireSession(p);
-      return this.#answer(t, confirmed);
+      return (await this.#seatsSold(confirmed)) ?? this.#answer(t, confirmed);
     });
+  }
+
+  /**
+   * A confirmed seated purchase is confirmed to its buyer only once its block
+   * sold the seats: until then a block whose escrow ended could let them go.
+   * Not yet acknowledged: outcome unknown (repeating the confirm asks again).
+   */
+  async #seatsSold(p: PurchaseRow): Promise<Rejection | null> {
+    if (!p.block || p.block_version >= p.version) return null;
+    await withTimeout(this.#tellBlocks(true), BLOCK_CALL_MS).catch(() => {});
+    const now = store.findPurchase(this.#db, p.id)!;
+    if (now.status !== "confirmed") return { ok: false, code: "hold_expired", available: 0 };
+    if (now.block_version < now.version)
+      return { ok: false, code: "outcome_unknown", reason: "the seats' block has not yet sold them" };
+    return null;
   }
 
   /** Cancels a hold (its owner or the admin) or a confirmed purchase (the admin): its units go back. */
@@ -480,8 +550,17 @@ export class TicketSeller extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     if (this.#adopted || store.readTicket(this.#db)) this.#expireDue();
-    await Promise.all([this.#outbox.flush(true), this.#events.flush(true), this.#refunds.run()]);
+    await Promise.all([
+      this.#outbox.flush(true),
+      this.#events.flush(true),
+      this.#refunds.run(),
+      this.#tellBlocks(true),
+      this.#releaseStale(),
+    ]);
     const next: number[] = [];
+    if (dueForBlock(this.#db, 1).length > 0) next.push(this.#blockBackoff.retryAt || Date.now() + PENDING_ALARM_MS);
+    const oldest = staleRequests(this.#db, "9999")[0];
+    if (oldest) next.push(Math.max(Date.parse(oldest.created_at) + STALE_REQUEST_MS, Date.now() + 1_000));
     if (this.#nextExpiry) next.push(Date.parse(this.#nextExpiry));
     const retry = (backoff: Backoff) => (backoff.waiting ? backoff.retryAt : Date.now() + PENDING_ALARM_MS);
     if (store.hasPendingChanges(this.#db)) next.push(retry(this.#outbox.backoff));
@@ -500,6 +579,8 @@ export class TicketSeller extends DurableObject<Env> {
             if (stored.idem_hash !== key.hash) return { ok: false, code: "key_reused" };
             return { ...(await this.#answer(t, stored)), replayed: true };
           }
+          const seating = seatingOf(t);
+          if (seating || order.seats || order.best) return this.#sellSeats(t, now, order, hold, seating, line);
           const bought = t.max_per_user === null ? 0 : store.unitsOf(this.#db, order.user_id);
           const refused = saleRefusal(t, now, bought, order.quantity);
           if (refused) return refused;
@@ -521,6 +602,292 @@ export class TicketSeller extends DurableObject<Env> {
   }
 
   /**
+   * A seated sale: decided here (the rules, the buyer's units) and recorded
+   * pending before its block is asked; recorded as a purchase when the block
+   * holds (or sold) the seats, forgotten when it refuses. A request whose
+   * block did not answer stays pending: the same key asks again (the block
+   * answers what it did), or the alarm releases it.
+   */
+  async #sellSeats(
+    t: TicketRow,
+    now: string,
+    order: OrderRequest,
+    hold: boolean,
+    seating: Seating | null,
+    line?: Sale["line"],
+  ): Promise<PurchaseOutcome | "no ids"> {
+    if (!seating) {
+      const field = order.seats ? "seats" : "best_available";
+      return {
+        ok: false,
+        code: "invalid",
+        errors: [{ field, message: "this ticket is not seated: ask for a quantity" }],
+      };
+    }
+    const key = order.idempotency;
+    const pending = key && findRequestByKey(this.#db, key.principal, key.key);
+    if (pending) {
+      if (pending.idem_hash !== key.hash) return { ok: false, code: "key_reused" };
+      return this.#askBlocks(pending, [pending.block], seating, line);
+    }
+    const ask: SeatAsk = order.seats
+      ? { seats: order.seats }
+      : {
+          best: {
+            quantity: order.quantity,
+            together: order.best?.together ?? true,
+            accessible: order.best?.accessible,
+          },
+        };
+    const fixed = order.seats?.[0]?.split("-")[0] ?? order.best?.block;
+    const candidates = fixed ? [fixed] : await this.#blocksOf(t.game_id);
+    if (!Array.isArray(candidates)) return candidates;
+    if (candidates.length === 0) return { ok: false, code: "sold_out", available: 0 };
+    // Decided on the ticket as it is now (the list of blocks may have been awaited).
+    t = store.readTicket(this.#db)!;
+    const quantity = order.seats?.length ?? order.quantity;
+    const bought = t.max_per_user === null ? 0 : store.unitsOf(this.#db, order.user_id);
+    const refused = saleRefusal(t, now, bought, quantity);
+    if (refused) return refused;
+    const request = this.#db.transaction(() => {
+      const taken = store.takeId(this.#db);
+      if (!taken) return undefined;
+      const row: SeatRequestRow = {
+        purchase_id: taken.id,
+        user_id: order.user_id,
+        quantity,
+        hold,
+        unit_price_minor: t.price_minor,
+        expires_at: hold ? secondsAfter(now, t.hold_seconds + (line?.grace ?? 0)) : null,
+        block: candidates[0]!,
+        request: JSON.stringify(ask),
+        order_id: line?.order_id ?? null,
+        idem_principal: key?.principal ?? null,
+        idem_key: key?.key ?? null,
+        idem_hash: key?.hash ?? null,
+        created_at: now,
+      };
+      insertRequest(this.#db, row);
+      return { row, left: taken.left };
+    });
+    if (!request) return "no ids";
+    this.#ids.used();
+    if (this.#ids.low(request.left)) void this.#ids.refill(t.id);
+    // Released by the alarm if its answer is lost and no retry comes.
+    void this.#armAlarm(Date.now() + STALE_REQUEST_MS + 1_000);
+    return this.#askBlocks(request.row, candidates, seating, line);
+  }
+
+  /** Asks the blocks in turn (best available without a block: the next one while they answer sold out). */
+  async #askBlocks(
+    r: SeatRequestRow,
+    candidates: string[],
+    seating: Seating,
+    line?: Sale["line"],
+  ): Promise<PurchaseOutcome> {
+    this.#asking.add(r.purchase_id);
+    try {
+      let refusal: TakeAnswer | BlockRefusal | undefined;
+      let available = 0;
+      const open = candidates.filter((b, i) => i === candidates.length - 1 || !this.#justSoldOut(b, r.quantity));
+      for (const block of open) {
+        if (block !== r.block) setRequestBlock(this.#db, r.purchase_id, block);
+        const t = store.readTicket(this.#db)!;
+        try {
+          refusal = await withTimeout(
+            blockObject(this.env, t.game_id, block).take(takeRequest(t, { ...r, block }, seating.categories)),
+            BLOCK_CALL_MS,
+          );
+        } catch (err) {
+          logError("a seats' block did not answer", { ticket_id: t.id, block, purchase_id: r.purchase_id }, err);
+          return { ok: false, code: "outcome_unknown", reason: "the seats' block did not answer" };
+        }
+        if (refusal.ok) return this.#recordSeats(r, block, refusal, line);
+        if (refusal.code === "sold_out" || refusal.code === "no_seatmap") {
+          const left = refusal.code === "sold_out" ? refusal.available : 0;
+          available = Math.max(available, left);
+          this.#soldOut.set(block, { at: Date.now(), available: left });
+          continue;
+        }
+        break;
+      }
+      // Refused for certain: nothing is held, the units are the buyer's again.
+      deleteRequest(this.#db, r.purchase_id);
+      if (!refusal || refusal.ok) return { ok: false, code: "sold_out", available };
+      switch (refusal.code) {
+        case "sold_out":
+        case "no_seatmap":
+          return { ok: false, code: "sold_out", available };
+        case "seat_taken":
+          return { ok: false, code: "seat_taken", seats: refusal.seats };
+        case "seat_not_found":
+        case "wrong_category":
+          return {
+            ok: false,
+            code: "invalid",
+            errors: refusal.seats.map((id) => ({
+              field: "seats",
+              message:
+                refusal.code === "seat_not_found"
+                  ? `${id} is not a seat of this game's map`
+                  : `${id} is not of this ticket's categories`,
+            })),
+          };
+        default:
+          return { ok: false, code: "hold_expired", available: 0 };
+      }
+    } finally {
+      this.#asking.delete(r.purchase_id);
+    }
+  }
+
+  /** The block holds (or sold) the seats: the purchase is recorded, its request gone, in one transaction. */
+  async #recordSeats(
+    r: SeatRequestRow,
+    block: string,
+    taken: TakeAnswer,
+    line?: Sale["line"],
+  ): Promise<PurchaseOutcome> {
+    const t = store.readTicket(this.#db)!;
+    const earlier = store.findPurchase(this.#db, r.purchase_id);
+    if (earlier) return { ...(await this.#answer(t, earlier)), replayed: true }; // a concurrent retry recorded it
+    if (!findRequest(this.#db, r.purchase_id)) {
+      return { ok: false, code: "outcome_unknown", reason: "the request was released while its block answered" };
+    }
+    const sold = recordSale(
+      this.#db,
+      t,
+      {
+        user_id: r.user_id,
+        quantity: r.quantity,
+        hold: r.hold,
+        line,
+        idempotency: r.idem_key ? { principal: r.idem_principal!, key: r.idem_key, hash: r.idem_hash! } : undefined,
+        seated: {
+          id: r.purchase_id,
+          seats: taken.seats,
+          block,
+          unit_price_minor: r.unit_price_minor,
+          expires_at: r.expires_at,
+        },
+      },
+      new Date().toISOString(),
+    )!;
+    if (r.hold) this.#holdsChanged(sold.purchase.expires_at);
+    const answer = await this.#answer(t, sold.purchase);
+    return taken.pick ? { ...answer, pick: { ...taken.pick, ms: taken.ms } } : answer;
+  }
+
+  #justSoldOut(block: string, quantity: number): boolean {
+    const seen = this.#soldOut.get(block);
+    return seen !== undefined && Date.now() - seen.at < SOLD_OUT_TTL_MS && seen.available < quantity;
+  }
+
+  /** The game's blocks in the seat map's order (from D1, kept a while: a map changes only while nothing is sold). */
+  async #blocksOf(gameId: number): Promise<string[] | Rejection> {
+    if (this.#blocks && Date.now() - this.#blocks.at < BLOCKS_TTL_MS) return this.#blocks.list;
+    try {
+      const row = await withTimeout(
+        this.env.DB.prepare("SELECT blocks FROM seatmaps WHERE game_id = ?").bind(gameId).first<{ blocks: string }>(),
+      );
+      this.#blocks = { at: Date.now(), list: row ? (JSON.parse(row.blocks) as string[]) : [] };
+      return this.#blocks.list;
+    } catch (err) {
+      logError("reading the seat map's blocks failed", { game_id: gameId }, err);
+      return unavailable("the seat map could not be read");
+    }
+  }
+
+  /**
+   * Tells each block the latest state of its seated purchases that changed
+   * (held until a new end, sold, released), until each has acted: versions
+   * make a repeat or a late message harmless. Failures back off to the alarm.
+   */
+  #tellBlocks(retry = false): Promise<void> {
+    if (this.#telling) return this.#telling;
+    if (this.#blockBackoff.waiting && !retry) return Promise.resolve();
+    this.#telling = (async () => {
+      for (let round = 0; round < 20; round++) {
+        const due = dueForBlock(this.#db, 50);
+        if (due.length === 0) return;
+        const t = store.readTicket(this.#db)!;
+        const told = await Promise.all(
+          due.map(async (p) => {
+            const want = desiredOf(this.#db, p);
+            try {
+              const answer = await withTimeout(
+                blockObject(this.env, t.game_id, p.block!).settle(p.id, t.id, want),
+                BLOCK_CALL_MS,
+              );
+              // Seats gone (their escrow ended before this reached the block): reported, not retried.
+              if (!answer.ok)
+                logError("a block could not follow its purchase", { purchase_id: p.id, code: answer.code }, null);
+              markToldBlock(this.#db, p.id, want.version);
+              if (!answer.ok && want.state === "sold") this.#seatsGone(p.id, want.version);
+              return true;
+            } catch (err) {
+              logError("telling a seats' block failed", { purchase_id: p.id, block: p.block }, err);
+              return false;
+            }
+          }),
+        );
+        if (told.includes(false)) {
+          this.#blockBackoff.failed();
+          await this.#armAlarm(this.#blockBackoff.retryAt);
+          return;
+        }
+        this.#blockBackoff.succeeded();
+      }
+    })().finally(() => {
+      this.#telling = null;
+    });
+    return this.#telling;
+  }
+
+  /**
+   * A confirmation that reached the block after its escrow ended, the seats
+   * sold to someone else since: the purchase cannot admit anyone, so it is
+   * cancelled and what was paid is refunded. (An order's line is its order's
+   * to decide: reported only.)
+   */
+  #seatsGone(purchaseId: number, version: number): void {
+    const p = store.findPurchase(this.#db, purchaseId);
+    if (!p || p.order_id || p.status !== "confirmed" || p.version !== version) return;
+    if (hasCheckedIn(this.#db, p.id)) return;
+    const cancelled = cancelPurchase(this.#db, store.readTicket(this.#db)!, p, new Date().toISOString());
+    void this.#refunds.run();
+    void this.#written(cancelled.version);
+  }
+
+  /** Seat requests whose answer was lost and that no retry took up: their blocks let go of them, their units come back. */
+  async #releaseStale(): Promise<void> {
+    const t = store.readTicket(this.#db);
+    if (!t) return;
+    const stale = staleRequests(this.#db, new Date(Date.now() - STALE_REQUEST_MS).toISOString()).filter(
+      (r) => !this.#asking.has(r.purchase_id),
+    );
+    await Promise.all(stale.map((r) => this.#releaseRequest(t, r)));
+  }
+
+  /** Tells a request's block to let go of it for good (a late take of its key is refused), then forgets it. */
+  async #releaseRequest(t: TicketRow, r: SeatRequestRow): Promise<boolean> {
+    try {
+      const answer = await withTimeout(
+        blockObject(this.env, t.game_id, r.block).settle(r.purchase_id, t.id, {
+          version: Number.MAX_SAFE_INTEGER,
+          state: "released",
+        }),
+        BLOCK_CALL_MS,
+      );
+      if (answer.ok && !this.#asking.has(r.purchase_id)) deleteRequest(this.#db, r.purchase_id);
+      return answer.ok;
+    } catch (err) {
+      logError("releasing a lost seat request failed", { purchase_id: r.purchase_id }, err);
+      return false;
+    }
+  }
+
+  /**
    * Bounds the calls waiting in this object, takes the ticket over if need
    * be, ends due holds, then runs `work` on the ticket as it is now. `work`
    * decides and writes before it awaits anything.
@@ -537,6 +904,8 @@ export class TicketSeller extends DurableObject<Env> {
       const outcome = await work(store.readTicket(this.#db)!, new Date().toISOString());
       // Holds this call ended are in D1 when it answers, as any change it made.
       if (expired) await this.#written(expired);
+      // Seated purchases it changed: their blocks follow before the answer (else the alarm tells them).
+      if (dueForBlock(this.#db, 1).length > 0) await withTimeout(this.#tellBlocks(), 2_000).catch(() => {});
       const bookmark = this.#outbox.bookmark;
       if (bookmark && (outcome as { ok?: boolean }).ok === true) Object.assign(outcome as object, { bookmark });
       return outcome;

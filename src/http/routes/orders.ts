@@ -17,6 +17,7 @@ import { NO_ORDER, onOrder, orderId, orderRejectionError } from "../order-object
 import { ApiError } from "../problem";
 import { checkoutSchema, checkoutSessionSchema, idempotencyHeader } from "../schemas";
 import { orderCreateSchema, orderIdParam, orderSchema } from "../schemas/orders";
+import { noAnswer } from "../ticket-object";
 import { jsonBody } from "../validate";
 import { actorOf, checkReturnUrls } from "./purchases";
 
@@ -55,7 +56,10 @@ const placeOrder = createRoute({
         description: "`order_refused` (with `lines`): a line cannot be held, nothing is; `currency_mismatch`",
         examples: ["order_refused", "currency_mismatch"],
       },
-      503: { description: `\`outcome_unknown\`: a ticket or the order did not answer. ${PLACE_RETRY}` },
+      503: {
+        description: `\`outcome_unknown\`: a ticket or the order did not answer. ${PLACE_RETRY}`,
+        examples: ["unavailable", noAnswer(PLACE_RETRY)],
+      },
     }),
   },
 });
@@ -94,7 +98,10 @@ const orderAction = (path: string, operationId: string, summary: string, descrip
           description: "`invalid_state` (with `order_status`), `hold_expired`, or `checked_in`",
           examples: ["invalid_state", "hold_expired", "checked_in"],
         },
-        503: { description: `\`outcome_unknown\`: a line's ticket did not answer. ${SAFE_TO_RETRY}` },
+        503: {
+          description: `\`outcome_unknown\`: a line's ticket did not answer. ${SAFE_TO_RETRY}`,
+          examples: ["unavailable", noAnswer(SAFE_TO_RETRY)],
+        },
       }),
     },
   });
@@ -144,7 +151,7 @@ const checkoutOrder = createRoute({
       },
       501: { description: "`payments_not_configured`: no Stripe keys are set; orders are confirmed by the admin" },
       502: { description: "`payment_provider_error`: Stripe failed; retry (the same session if one was made)" },
-      503: { description: `\`outcome_unknown\`: ${SAFE_TO_RETRY}` },
+      503: { description: `\`outcome_unknown\`: ${SAFE_TO_RETRY}`, examples: ["unavailable", noAnswer(SAFE_TO_RETRY)] },
     }),
   },
 });
@@ -174,15 +181,19 @@ const LINE_STATUS = {
  */
 export async function presentOrder(env: Env, view: OrderView, held?: HeldLine[]) {
   const shown = orderData(view);
-  const now = (ticketId: number) => held?.find((h) => h.ticket_id === ticketId);
-  const refunded = view.lines.reduce((n, l) => n + (now(l.ticket_id)?.purchase.refunded_minor ?? l.refunded_minor), 0);
+  // A line is its purchase (a ticket may have several lines: seats in several blocks).
+  const now = (purchaseId: number | null) => held?.find((h) => h.purchase.id === purchaseId);
+  const refunded = view.lines.reduce(
+    (n, l) => n + (now(l.purchase_id)?.purchase.refunded_minor ?? l.refunded_minor),
+    0,
+  );
   return {
     ...shown,
     currency: shown.currency!,
     refunded_price: (view.order.refunded_minor + refunded) / 100,
     lines: await Promise.all(
       shown.lines.map(async (l) => {
-        const line = now(l.ticket_id);
+        const line = now(l.purchase_id);
         const status = line?.purchase.status ?? LINE_STATUS[shown.status];
         const entries =
           line && status === "confirmed"
@@ -211,7 +222,11 @@ export const ordersRouter = openApiRouter()
     const id = await orderId(principal === undefined ? "" : principalKey(principal), key?.key);
     const request = {
       user_id: body.user_id,
-      lines: body.lines,
+      lines: body.lines.map(({ best_available, ...l }) => ({
+        ...l,
+        quantity: l.seats?.length ?? l.quantity,
+        ...(best_available ? { best: best_available } : {}),
+      })),
       principal: key?.principal ?? null,
       hash: key?.hash ?? "",
       deadline: Date.now() + ORDER_DEADLINE_MS,

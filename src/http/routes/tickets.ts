@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { etag } from "hono/etag";
 import * as q from "../../db/queries";
+import type { SeatCounts } from "../../db/schema";
 import { sendCreations } from "../../events/consumer";
 import { toPurchase, toTicket } from "../../present";
 import { ticketProblems } from "../../ticket/rules";
@@ -31,6 +32,13 @@ import {
 } from "../schemas";
 import { onTicket, rejectionError } from "../ticket-object";
 import { jsonBody } from "../validate";
+
+/** A seated ticket's stock in its own row: a bound its units never reach (a game has at most 100,000 seats). */
+const SEATED_STOCK = 1_000_000;
+
+/** A best-available pick's time inside its block, and whether it left a single empty seat (for the benchmark). */
+const seatPickTiming = (p: { ms: number; lone: boolean; alternative: boolean }) =>
+  `seat-pick;dur=${p.ms};desc="lone=${Number(p.lone)} alternative=${Number(p.alternative)}"`;
 
 /** An order the object has not started by then is not run: its client has given up. */
 const ORDER_DEADLINE_MS = 10_000;
@@ -92,8 +100,8 @@ const buy = createRoute({
       403: { examples: [notYours()] },
       409: {
         description:
-          "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), or `user_limit` (with `max_per_user`, `bought`)",
-        examples: ["sold_out", "sales_closed", "user_limit"],
+          "Refused: `sold_out` (with `available`), `sales_closed` (with the sales window when outside it), `user_limit` (with `max_per_user`, `bought`), or for seats named, `seat_taken` (with `seats`)",
+        examples: ["sold_out", "sales_closed", "user_limit", "seat_taken", "hold_expired"],
       },
       503: objectCall(ORDER_RETRY),
     }),
@@ -123,8 +131,9 @@ const hold = createRoute({
       403: { examples: [notYours()] },
       409: {
         description:
-          "Refused: `sold_out` (with `available`), `sales_closed`, or `user_limit` (held and confirmed units count)",
-        examples: ["sold_out", "sales_closed", "user_limit"],
+          "Refused: `sold_out` (with `available`), `sales_closed`, `user_limit` (held and confirmed units count), or " +
+          "for seats named, `seat_taken` (with `seats`: held, sold or off sale)",
+        examples: ["sold_out", "sales_closed", "user_limit", "seat_taken", "hold_expired"],
       },
       503: objectCall(ORDER_RETRY),
     }),
@@ -264,13 +273,41 @@ const getTicket = createRoute({
   responses: { 200: json(ticketSchema, "The ticket"), ...notModified, ...problems([400, 404, 503]) },
 });
 
+type ShownTicket = ReturnType<typeof toTicket>;
+type TicketRows = Parameters<typeof toTicket>[0][];
+
+/**
+ * Tickets as the API shows them: a seated one with its categories' seats
+ * counted over the game's blocks (D1). `after`: the answer of a change that
+ * is made, which a failed read of the counts must not turn into a 503.
+ */
+async function presentTickets(c: Context<AppEnv>, rows: TicketRows, after = false): Promise<ShownTicket[]> {
+  const games = rows.filter((r) => r.seating !== null).map((r) => r.game_id);
+  if (games.length === 0) return rows.map((r) => toTicket(r));
+  const counts = await read(c, (db) => q.seatCountsOf(db, games)).catch((err) => {
+    if (!after) throw err;
+    return new Map<number, SeatCounts>();
+  });
+  return rows.map((r) => toTicket(r, r.seating === null ? undefined : (counts.get(r.game_id) ?? {})));
+}
+
 /** Sends a purchase or a hold to the ticket's object. */
 async function order(c: Context<AppEnv>, given: z.infer<typeof buySchema>, kind: "buy" | "hold") {
-  const body = { ...given, user_id: buyerOf(c.get("principal"), given.user_id) };
+  const { seats, best_available, ...rest } = given;
+  // Hashed for its Idempotency-Key as before seats existed: an unseated order's body is unchanged.
+  const body = {
+    ...rest,
+    user_id: buyerOf(c.get("principal"), given.user_id),
+    quantity: given.quantity ?? seats?.length ?? 1,
+    ...(seats ? { seats } : {}),
+    ...(best_available ? { best_available } : {}),
+  };
   c.set("ticketId", body.ticket_id);
   const request = {
     user_id: body.user_id,
     quantity: body.quantity,
+    seats,
+    best: best_available,
     // A key is bound to what it asked for: the same key and body as a hold and as a purchase are two orders.
     idempotency: await idempotencyKey(c, kind === "hold" ? { hold: true, ...body } : body),
     deadline: Date.now() + ORDER_DEADLINE_MS,
@@ -288,14 +325,20 @@ async function order(c: Context<AppEnv>, given: z.infer<typeof buySchema>, kind:
 export const ticketsRouter = openApiRouter()
   .openapi(createTicket, async (c) => {
     const body = c.req.valid("json");
-    const { price, ...rest } = body;
+    const { price, seating, stock, ...rest } = body;
     const refused = ticketProblems(body);
     if (refused) throw rejectionError(refused);
     let row: Awaited<ReturnType<typeof q.createTicketOnce>>;
     try {
       row = await q.createTicketOnce(
         q.database(c.get("d1").primary), // its bookmark goes back with the answer
-        { ...rest, price_minor: Math.round(price * 100) },
+        {
+          ...rest,
+          price_minor: Math.round(price * 100),
+          // A seated ticket's stock is its seats, counted in their blocks: its own row only bounds its units.
+          stock: seating ? SEATED_STOCK : stock!,
+          seating: seating ? JSON.stringify(seating) : null,
+        },
         await idempotencyKey(c, body),
       );
     } catch (err) {
@@ -323,14 +366,17 @@ export const ticketsRouter = openApiRouter()
           JSON.stringify({ level: "error", message: "adopt failed", ticket_id: ticket.id, error: String(err) }),
         ),
       );
-    return c.json(toTicket(ticket), 200, replayed ? REPLAYED : {});
+    const [shown] = await presentTickets(c, [ticket], true);
+    return c.json(shown!, 200, replayed ? REPLAYED : {});
   })
   .openapi(buy, async (c) => {
-    const { purchase, replayed } = await order(c, c.req.valid("json"), "buy");
+    const { purchase, replayed, pick } = await order(c, c.req.valid("json"), "buy");
+    if (pick) c.header("Server-Timing", seatPickTiming(pick), { append: true });
     return c.json(toPurchase(purchase), 200, replayed ? REPLAYED : {});
   })
   .openapi(hold, async (c) => {
-    const { purchase, replayed } = await order(c, c.req.valid("json"), "hold");
+    const { purchase, replayed, pick } = await order(c, c.req.valid("json"), "hold");
+    if (pick) c.header("Server-Timing", seatPickTiming(pick), { append: true });
     return c.json(toPurchase(purchase), 201, { Location: `/purchases/${purchase.id}`, ...(replayed ? REPLAYED : {}) });
   })
   .openapi(patchTicket, async (c) => {
@@ -340,7 +386,8 @@ export const ticketsRouter = openApiRouter()
     const patch = price === undefined ? rest : { ...rest, price_minor: Math.round(price * 100) };
     const outcome = await onTicket<UpdateOutcome>(c, ticket_id, (t) => t.update(ticket_id, patch), PATCH_RETRY);
     if (!outcome.ok) throw rejectionError(outcome);
-    return c.json(toTicket(outcome.ticket), 200);
+    const [shown] = await presentTickets(c, [outcome.ticket], true);
+    return c.json(shown!, 200);
   })
   .openapi(resync, async (c) => {
     const { ticket_id } = c.req.valid("param");
@@ -352,7 +399,7 @@ export const ticketsRouter = openApiRouter()
   .openapi(listTickets, async (c) => {
     const { skip, limit } = c.req.valid("query");
     const rows = await read(c, (db) => q.listTickets(db, skip, limit));
-    return c.json(rows.map(toTicket), 200);
+    return c.json(await presentTickets(c, rows), 200);
   })
   .openapi(userPurchases, async (c) => {
     const { user_id } = c.req.valid("param");
@@ -375,12 +422,13 @@ export const ticketsRouter = openApiRouter()
   .openapi(gameTickets, async (c) => {
     const rows = await read(c, (db) => q.listTicketsByGame(db, c.req.valid("param").game_id));
     if (rows.length === 0) throw notFound("This game has no tickets.");
-    return c.json(rows.map(toTicket), 200);
+    return c.json(await presentTickets(c, rows), 200);
   })
   .openapi(getTicket, async (c) => {
     const { ticket_id } = c.req.valid("param");
     c.set("ticketId", ticket_id);
     const row = await read(c, (db) => q.getTicket(db, ticket_id));
     if (!row) throw notFound("No ticket has this id.");
-    return c.json(toTicket(row), 200);
+    const [shown] = await presentTickets(c, [row]);
+    return c.json(shown!, 200);
   });

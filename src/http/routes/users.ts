@@ -75,6 +75,8 @@ export const usersRouter = openApiRouter().openapi(userOrders, async (c) => {
           settled: null,
           kept: false,
           refunded_minor: purchases.find((p) => p.id === l.purchase_id)?.refunded_minor ?? 0,
+          ask: null,
+          seats: l.seats ? JSON.stringify(l.seats) : null,
         }),
       );
       const order = { ...o, state: o.status } as unknown as OrderRow;

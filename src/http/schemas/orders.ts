@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ORDER_STATUSES } from "../../order/schema";
 import { PURCHASE_STATUSES } from "../../ticket/schema";
 import { currency, digits, entryExample, entrySchema, id, timestamp } from "../schemas";
+import { bestAvailableSchema, seatIdSchema } from "./seating";
 
 // An order (a basket over several tickets): its request, its answer, its list.
 
@@ -15,17 +16,47 @@ export const orderIdParam = z.object({
     .openapi({ param: { name: "order_id", in: "path" }, example: ORDER }),
 });
 
+/** A line's ticket, and a seated line's block: each once in an order. */
+const lineIdentity = (l: { ticket_id: number; seats?: string[]; best_available?: { block?: string } }) =>
+  `${l.ticket_id}/${l.seats?.[0]?.split("-")[0] ?? l.best_available?.block ?? ""}`;
+
 export const orderCreateSchema = z
   .strictObject({
     user_id: id
       .optional()
       .openapi({ description: "Whom it is for; a user's own token may leave it out (the admin may not)" }),
     lines: z
-      .array(z.strictObject({ ticket_id: id, quantity: z.int().min(1).max(100).default(1) }))
+      .array(
+        z
+          .strictObject({
+            ticket_id: id,
+            quantity: z.int().min(1).max(100).default(1),
+            seats: z
+              .array(seatIdSchema)
+              .min(1)
+              .max(100)
+              .refine((s) => new Set(s).size === s.length, "must not repeat a seat")
+              .refine((s) => new Set(s.map((x) => x.split("-")[0])).size === 1, "must all be of one block")
+              .optional()
+              .openapi({ description: "A seated ticket's seats in one block: another block is another line" }),
+            best_available: bestAvailableSchema.optional(),
+          })
+          // quantity is 1 by default: with seats, their number.
+          .refine((l) => !l.seats || l.quantity === 1 || l.quantity === l.seats.length, {
+            path: ["quantity"],
+            message: "must be the number of seats named",
+          }),
+      )
       .min(1)
       .max(20)
-      .refine((lines) => new Set(lines.map((l) => l.ticket_id)).size === lines.length, "must name each ticket once")
-      .openapi({ description: "1 to 20 lines, each of another ticket, all sold in one currency" }),
+      .refine(
+        (lines) => new Set(lines.map(lineIdentity)).size === lines.length,
+        "must name each ticket once (a seated ticket once per block)",
+      )
+      .openapi({
+        description:
+          "1 to 20 lines, each of another ticket (a seated ticket's seats: one line per block), all sold in one currency",
+      }),
   })
   .openapi("OrderCreate", {
     example: {
@@ -60,6 +91,7 @@ const lineFields = {
   unit_price: z.number(),
   total_price: z.number(),
   purchase_id: id.openapi({ description: "The line is this purchase of its ticket (order_id set)" }),
+  seats: z.array(seatIdSchema).optional().openapi({ description: "A seated line: the seats held for it" }),
 };
 
 export const orderLineSchema = z
