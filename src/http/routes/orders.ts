@@ -58,7 +58,7 @@ const placeOrder = createRoute({
       },
       503: {
         description: `\`outcome_unknown\`: a ticket or the order did not answer. ${PLACE_RETRY}`,
-        examples: ["unavailable", noAnswer(PLACE_RETRY)],
+        examples: ["unavailable", "overloaded", noAnswer(PLACE_RETRY)],
       },
     }),
   },
@@ -100,7 +100,7 @@ const orderAction = (path: string, operationId: string, summary: string, descrip
         },
         503: {
           description: `\`outcome_unknown\`: a line's ticket did not answer. ${SAFE_TO_RETRY}`,
-          examples: ["unavailable", noAnswer(SAFE_TO_RETRY)],
+          examples: ["unavailable", "overloaded", noAnswer(SAFE_TO_RETRY)],
         },
       }),
     },
@@ -151,7 +151,10 @@ const checkoutOrder = createRoute({
       },
       501: { description: "`payments_not_configured`: no Stripe keys are set; orders are confirmed by the admin" },
       502: { description: "`payment_provider_error`: Stripe failed; retry (the same session if one was made)" },
-      503: { description: `\`outcome_unknown\`: ${SAFE_TO_RETRY}`, examples: ["unavailable", noAnswer(SAFE_TO_RETRY)] },
+      503: {
+        description: `\`outcome_unknown\`: ${SAFE_TO_RETRY}`,
+        examples: ["unavailable", "overloaded", noAnswer(SAFE_TO_RETRY)],
+      },
     }),
   },
 });
